@@ -1,0 +1,335 @@
+"""The ``discover`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .bitstream import Stream
+from .config import json_schema, load_config
+from .errors import ConfigError, DiscoverError, InputError, StreamError
+from .images import atomic_save_image, atomic_write_bytes, load_image, restore_mode
+from .interfaces import KINDS
+from .plugins import get_registry
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+_state = {"debug": bool(os.environ.get("DISCOVER_DEBUG"))}
+STREAM_SUFFIX = ".dscv"
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="discover")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """discover: semantic, task-aware image compression assembled from plugins.
+
+    Encode once into a structured stream; send each task only its part; decode
+    any part into a full picture.
+    """
+    _state["debug"] = _state["debug"] or debug
+
+
+# -- plugins -----------------------------------------------------------------
+def _kind_option():
+    return click.option("--kind", type=click.Choice(KINDS), help="Only components of this kind.")
+
+
+@cli.group("plugins", invoke_without_command=True)
+@_kind_option()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """List every component with its kind and provider, and the plugins that failed to load."""
+    if ctx.invoked_subcommand is not None:
+        return
+    reg = get_registry()
+    rows = [{"kind": r.kind, "name": r.name, "plugin": r.plugin, "distribution": r.distribution,
+             "version": r.version, "summary": r.cls.summary(),
+             "available": not r.cls.missing_requirements(),
+             "missing": r.cls.missing_requirements(), "extra": r.cls.extra} for r in reg.all(kind)]
+    failures = [{"plugin": f.plugin, "distribution": f.distribution, "version": f.version, "error": f.error}
+                for f in reg.failures]
+    if as_json:
+        out.print_json(json.dumps({"components": rows, "failures": failures}))
+        return
+    table = Table(title="discover components", title_justify="left")
+    for col in ("kind", "name", "provided by", "summary"):
+        table.add_column(col)
+    for r in rows:
+        note = "" if r["available"] else f" [yellow](needs {', '.join(r['missing'])}: " \
+                                         f"pip install 'discover-codec[{r['extra'] or 'all'}]')[/]"
+        table.add_row(r["kind"], r["name"], f"{r['distribution']} {r['version']}", r["summary"] + note)
+    out.print(table)
+    if failures:
+        out.print("[red]plugins that failed to load:[/]")
+        for f in failures:
+            out.print(f"  {f['plugin']} ({f['distribution']} {f['version']}): {f['error']}")
+
+
+@plugins_cmd.command("show")
+@click.argument("name")
+@_kind_option()
+def plugins_show(name: str, kind: str | None) -> None:
+    """Print a component's options with their types, defaults and descriptions."""
+    reg = get_registry()
+    found = [reg.get(kind, name)] if kind else reg.find(name)
+    if not found:
+        everything = sorted({n for k in KINDS for n in reg.names(k)})
+        import difflib
+        close = difflib.get_close_matches(name, everything, n=1, cutoff=0.5)
+        raise DiscoverError(f"no component named '{name}'" + (f"; did you mean '{close[0]}'?" if close else ""),
+                            f"installed components: {', '.join(everything)}")
+    for r in found:
+        out.print(f"[bold]{r.name}[/] ({r.kind.replace('_', ' ')}, {r.distribution} {r.version})")
+        doc = (r.cls.__doc__ or "").strip()
+        if doc:
+            out.print(doc)
+        if r.cls.missing_requirements():
+            out.print(f"[yellow]not available: needs {', '.join(r.cls.missing_requirements())} "
+                      f"(pip install 'discover-codec[{r.cls.extra or 'all'}]')[/]")
+        table = Table(show_header=True)
+        for col in ("option", "type", "default", "description"):
+            table.add_column(col)
+        for fname, field in r.cls.Options.model_fields.items():
+            default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            table.add_row(fname, _type_name(field.annotation), default, field.description or "")
+        out.print(table)
+
+
+def _type_name(annotation) -> str:
+    text = getattr(annotation, "__name__", None) if getattr(annotation, "__args__", None) is None else None
+    text = text or str(annotation).replace("typing.", "")
+    return text
+
+
+# -- pipelines ---------------------------------------------------------------
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check pipeline files (shape, then every component's options) without building any model."""
+    bad = 0
+    for f in files:
+        try:
+            load_config(f)
+            out.print(f"{f}: ok")
+        except ConfigError as exc:
+            bad += 1
+            console.print(str(exc), markup=False)
+    if bad:
+        raise SystemExit(2)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of pipeline files (for editors), covering the installed plugins."""
+    text = json.dumps(json_schema(), indent=2)
+    if output:
+        atomic_write_bytes(output, text.encode() + b"\n")
+    else:
+        click.echo(text)
+
+
+# -- encode / decode / extract ----------------------------------------------
+def _outputs(inputs: tuple[Path, ...], out_dir: Path, suffix: str) -> list[Path]:
+    targets = [out_dir / (p.stem + suffix) for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, targets):
+        if dst in seen:
+            raise InputError(f"{seen[dst]} and {src} would both be written to {dst}",
+                             "encode them in two runs with different output folders")
+        seen[dst] = src
+    return targets
+
+
+def _run_each(items, label: str, work) -> None:
+    """Run ``work`` on each item with a progress bar; user errors are reported and the rest go on."""
+    failed = []
+    with progress() as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            try:
+                work(item)
+            except DiscoverError as exc:
+                if _state["debug"]:
+                    raise
+                failed.append(item)
+                console.print(f"[red]error:[/] {escape(exc.message)}")
+                if exc.hint:
+                    console.print(f"  hint: {exc.hint}", markup=False)
+            bar.advance(task)
+    if failed:
+        raise SystemExit(2)
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-c", "--config", "pipeline_file", required=True, type=click.Path(path_type=Path),
+              help="Pipeline file (YAML).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the streams (<image stem>.dscv).")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for model components (cpu, cuda).")
+def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str) -> None:
+    """Encode images into structured streams."""
+    from .pipeline import load_pipeline
+
+    pipeline = load_pipeline(pipeline_file, device=device)
+    targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
+    table = Table("image", "stream", "bytes", "bpp", "content chunks", "labels")
+
+    def work(path: Path) -> None:
+        image, meta = load_image(path)
+        stream = pipeline.encode(image, meta)
+        data = stream.to_bytes()
+        atomic_write_bytes(targets[path], data)
+        h, w = image.shape[:2]
+        table.add_row(str(path), str(targets[path]), str(len(data)), f"{len(data) * 8 / (w * h):.4f}",
+                      str(stream.content_count), ", ".join(stream.header.labels))
+
+    _run_each(list(images), "encoding", work)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("streams", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the pictures (<stream stem>.<format>).")
+@click.option("--composer", help="Use this composer instead of the one the stream records.")
+@click.option("--format", "fmt", type=click.Choice(["png", "webp", "jpg"]), default="png", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
+def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, fmt: str, device: str) -> None:
+    """Decode full or partial streams into pictures."""
+    from .interfaces import Context
+    from .pipeline import decode as decode_stream
+
+    comp = None
+    if composer:
+        reg = get_registry().get("composer", composer)
+        reg.cls.check_requirements()
+        comp = reg.cls(reg.cls.Options(), Context(device=device))
+    targets = dict(zip(streams, _outputs(streams, out_dir, "." + fmt)))
+
+    def work(path: Path) -> None:
+        stream = read_stream(path)
+        image = decode_stream(stream, device=device, composer=comp)
+        atomic_save_image(targets[path], restore_mode(image, stream.header.mode))
+
+    _run_each(list(streams), "decoding", work)
+    out.print(f"wrote {len(streams)} picture(s) to {out_dir}")
+
+
+def read_stream(path: Path) -> Stream:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"stream not found: {path}", "check the path") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    return Stream.from_bytes(data, source=str(path))
+
+
+@cli.command()
+@click.argument("stream_file", type=click.Path(path_type=Path))
+@click.option("--task", help="Keep the content chunks of this task.")
+@click.option("--labels", help="Keep the content chunks carrying any of these comma-separated labels.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Partial stream to write.")
+def extract(stream_file: Path, task: str | None, labels: str | None, output: Path) -> None:
+    """Write the part of a stream that a task needs, without re-encoding."""
+    if (task is None) == (labels is None):
+        raise click.UsageError("give exactly one of --task or --labels")
+    stream = read_stream(stream_file)
+    part = stream.extract(task=task, labels=labels.split(",") if labels is not None else None)
+    data = part.to_bytes()
+    atomic_write_bytes(output, data)
+    full = len(stream.to_bytes())
+    out.print(f"{output}: {len(data)} of {full} bytes ({len(data) / full:.1%}), "
+              f"{part.content_count} of {stream.content_count} content chunks")
+
+
+@cli.command()
+@click.argument("stream_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+def info(stream_file: Path, as_json: bool) -> None:
+    """Show a stream's header and chunk table."""
+    stream = read_stream(stream_file)
+    if as_json:
+        out.print_json(json.dumps(stream.header.model_dump(mode="json")))
+        return
+    h = stream.header
+    out.print(f"{stream_file}: {h.width}x{h.height} {h.mode}, {len(stream.to_bytes())} bytes "
+              f"(container {stream.header_bytes()}), entropy model {h.entropy_model.plugin} "
+              f"{h.entropy_model.version}, composer {h.composer.plugin}, "
+              f"{stream.content_count}/{h.content_chunks_encoded} content chunks")
+    table = Table("#", "kind", "name", "bytes", "labels", "boxes", "tasks")
+    for i, c in enumerate(stream.chunks):
+        table.add_row(str(i), c.kind, c.name, str(len(c.payload)), ", ".join(c.labels),
+                      " ".join(str(list(b)) for b in c.boxes), ", ".join(c.tasks))
+    out.print(table)
+
+
+@cli.command()
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("discover-demo"),
+              show_default=True, help="Folder for streams, pictures, tables, plot and the HTML page.")
+@click.option("-c", "--config", "pipeline_file", type=click.Path(path_type=Path),
+              help="Pipeline file to run instead of the built-in default.")
+@click.option("--quality", "qualities", type=int, multiple=True,
+              help="Region quality points (repeatable); default: the demo's 4 points.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
+def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], device: str) -> None:
+    """Run the default pipeline on real photos that ship with installed packages, and report."""
+    from .demo import run_demo
+
+    report = run_demo(out_dir, pipeline_file=pipeline_file, qualities=qualities or None, device=device,
+                      console=out, progress=progress)
+    out.print(f"\nopen {report} in a browser")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="discover", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except DiscoverError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        console.print(f"[red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
+        if exc.hint:
+            console.print(f"  hint: {exc.hint}", markup=False)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001
+        if _state["debug"]:
+            traceback.print_exc()
+        else:
+            console.print(f"[red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')}", markup=True)
+            console.print("  this is a bug; run again with --debug for the traceback and report it", markup=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

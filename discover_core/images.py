@@ -1,0 +1,135 @@
+"""Reading images of any mode into RGB arrays, and writing outputs atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+from .interfaces import ImageMeta
+
+MAX_PIXELS = 1 << 28  # 268 Mpx: larger images are refused, not decoded into memory
+
+
+def to_rgb(img: Image.Image, name: str) -> np.ndarray:
+    """An RGB uint8 array from a Pillow image of any mode.
+
+    Grey, palette, CMYK, YCbCr and 1-bit images are converted; 16-bit and
+    32-bit grey images are scaled to 8 bits; images with real transparency
+    are refused (the codec does not carry alpha), fully opaque ones lose
+    their alpha channel.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(np.round(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = np.asarray(img.getchannel("A"))
+        if alpha.min() < 255:
+            raise InputError(
+                f"{name} has transparent pixels; discover codes colour only and would lose them",
+                "flatten the image onto a background first (e.g. `magick in.png -flatten out.png`)",
+            )
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def load_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
+    """Read an image file into an ``(H, W, 3)`` uint8 RGB array, honouring EXIF orientation."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"image not found: {path}", "check the path")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise InputError(f"{path} is {img.width}x{img.height}, larger than discover accepts "
+                                     f"({MAX_PIXELS} pixels)", "split or downscale the image first")
+                img.load()
+                mode = img.mode
+                img = ImageOps.exif_transpose(img)
+                arr = to_rgb(img, str(path))
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"{path} is not an image Pillow can read ({exc})",
+                         "pass a PNG, JPEG, WebP, AVIF, TIFF or BMP file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}", "the file may be truncated or damaged") from None
+    return arr, ImageMeta(name=path.name, path=path, source_mode=mode)
+
+
+def from_array(array: np.ndarray, name: str = "array") -> np.ndarray:
+    """Check and normalise an in-memory image: (H, W), (H, W, 1|3|4), uint8 or uint16."""
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputError(f"{name} has shape {array.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.dtype == np.uint16:
+        a = (a.astype(np.uint32) * 255 + 32767) // 65535
+    elif a.dtype != np.uint8:
+        raise InputError(f"{name} has dtype {a.dtype}; expected uint8 or uint16")
+    a = a.astype(np.uint8)
+    if a.shape[2] == 4:
+        if a[:, :, 3].min() < 255:
+            raise InputError(f"{name} has transparent pixels; discover codes colour only",
+                             "flatten the image onto a background first")
+        a = a[:, :, :3]
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return np.ascontiguousarray(a)
+
+
+def restore_mode(image: np.ndarray, mode: str) -> Image.Image:
+    """A Pillow image of the decoded pixels in the source's colour family (grey stays grey)."""
+    img = Image.fromarray(image, "RGB")
+    if mode in ("L", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA", "La"):
+        return img.convert("L")
+    return img
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_save_image(path: str | Path, image: Image.Image | np.ndarray, **save_kwargs) -> None:
+    """Save an image atomically; the format follows the file extension."""
+    import io
+
+    img = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+    buf = io.BytesIO()
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(f"cannot write {path}: unknown image extension", "use .png, .jpg, .webp or .avif")
+    img.save(buf, format=fmt, **save_kwargs)
+    atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,90 @@
+"""Image quality and rate measures: PSNR and (MS-)SSIM over the whole image and inside / outside regions, bpp.
+
+MS-SSIM and SSIM come from torchmetrics (the ``metrics`` extra); PSNR over a
+region mask is the textbook formula on the masked squared errors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .interfaces import Box, IntBox
+
+
+def bpp(num_bytes: int, width: int, height: int) -> float:
+    """Bits per pixel of ``num_bytes`` for a ``width`` x ``height`` image."""
+    return num_bytes * 8.0 / (width * height)
+
+
+def region_mask(width: int, height: int, boxes: Sequence[Box | IntBox]) -> np.ndarray:
+    """Boolean ``(height, width)`` mask of the union of ``boxes`` (pixel coordinates, rounded outwards)."""
+    m = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        m[max(0, math.floor(y0)):max(0, math.ceil(y1)), max(0, math.floor(x0)):max(0, math.ceil(x1))] = True
+    return m
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB of 8-bit images over all pixels or those in ``mask``; ``nan`` if the mask is empty."""
+    err = (reference.astype(np.float64) - test.astype(np.float64)) ** 2
+    err = err.mean(axis=2) if err.ndim == 3 else err
+    if mask is not None:
+        if not mask.any():
+            return float("nan")
+        err = err[mask]
+    mse = float(err.mean())
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def _tensor(image: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
+
+
+def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
+    """MS-SSIM (torchmetrics) with as many of the 5 standard scales as the image size allows."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
+
+    betas = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    side = min(reference.shape[:2])
+    scales = 5
+    while scales > 1 and side // (2 ** (scales - 1)) <= 10:  # each scale needs > the 11-pixel window
+        scales -= 1
+    if side <= 10:
+        return float("nan")
+    b = betas[:scales]
+    b = tuple(x / sum(b) for x in b)
+    return float(msssim(_tensor(test), _tensor(reference), data_range=1.0, betas=b, normalize="relu"))
+
+
+def ssim_inside_outside(reference: np.ndarray, test: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Mean SSIM (torchmetrics' full SSIM map) inside and outside ``mask``; ``nan`` where empty."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    if min(reference.shape[:2]) < 11:
+        return float("nan"), float("nan")
+    _, full = ssim(_tensor(test), _tensor(reference), data_range=1.0, return_full_image=True)
+    smap = full[0].mean(dim=0).numpy()
+    inside = float(smap[mask].mean()) if mask.any() else float("nan")
+    outside = float(smap[~mask].mean()) if (~mask).any() else float("nan")
+    return inside, outside
+
+
+def quality_report(reference: np.ndarray, test: np.ndarray, boxes: Sequence[Box | IntBox]) -> dict[str, float]:
+    """PSNR and SSIM inside / outside the regions, PSNR and MS-SSIM over the whole image."""
+    h, w = reference.shape[:2]
+    m = region_mask(w, h, boxes)
+    s_in, s_out = ssim_inside_outside(reference, test, m)
+    return {
+        "psnr": psnr(reference, test),
+        "psnr_in": psnr(reference, test, m),
+        "psnr_out": psnr(reference, test, ~m),
+        "ms_ssim": ms_ssim(reference, test),
+        "ssim_in": s_in,
+        "ssim_out": s_out,
+        "region_fraction": float(m.mean()),
+    }

@@ -1,0 +1,224 @@
+"""The plugin registry: entry-point loading, isolation of broken plugins, lookup.
+
+Built-in plugins are found exactly like third-party ones: through the
+``discover`` entry-point group. A plugin that fails to import (or whose hook
+raises) is recorded in :attr:`Registry.failures` and skipped; set
+``DISCOVER_STRICT_PLUGINS=1`` to re-raise instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import traceback
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .interfaces import KIND_BASES, KINDS, Component
+
+ENTRY_POINT_GROUP = "discover"
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+HOOK_FOR_KIND = {
+    "label_source": "register_label_sources",
+    "grounder": "register_grounders",
+    "entropy_model": "register_entropy_models",
+    "composer": "register_composers",
+    "task_head": "register_task_heads",
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered component and who provided it."""
+
+    cls: type[Component]
+    kind: str
+    plugin: str
+    distribution: str
+    version: str
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    @property
+    def provider(self) -> str:
+        return f"{self.distribution} {self.version} (plugin '{self.plugin}')"
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A plugin that could not be loaded, and why."""
+
+    plugin: str
+    distribution: str
+    version: str
+    error: str
+    details: str
+
+
+def _strict() -> bool:
+    return os.environ.get("DISCOVER_STRICT_PLUGINS", "").strip() not in ("", "0", "false", "no")
+
+
+class Registry:
+    """All components that the installed plugins register, by kind and name."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("discover")
+        self.pm.add_hookspecs(hookspecs)
+        self.components: dict[str, dict[str, Registration]] = {k: {} for k in KINDS}
+        self.failures: list[LoadFailure] = []
+        self.conflicts: dict[tuple[str, str], PluginError] = {}
+        self._sources: dict[int, tuple[str, str, str]] = {}
+
+    # -- loading ---------------------------------------------------------
+    def load_entry_points(self) -> "Registry":
+        """Import every plugin of the ``discover`` entry-point group, isolating failures."""
+        seen: set[str] = set()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else "?"
+            version = dist.version if dist is not None else "?"
+            key = f"{dist_name}:{ep.name}"
+            if key in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(key)
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import error is recorded
+                if _strict():
+                    raise
+                self._fail(ep.name, dist_name, version, exc)
+                continue
+            self.add_plugin(plugin, name=ep.name, distribution=dist_name, version=version)
+        return self
+
+    def add_plugin(self, plugin: ModuleType | Any, name: str | None = None,
+                   distribution: str = "local", version: str = "0") -> None:
+        """Register a plugin object (a module or any object with hook implementations)."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # noqa: BLE001
+            if _strict():
+                raise
+            self._fail(name, distribution, version, exc)
+            return
+        self._sources[id(plugin)] = (name, distribution, version)
+        staged: list[Registration] = []
+        try:
+            for kind, hook_name in HOOK_FOR_KIND.items():
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function(register=self._registrar(kind, name, distribution, version, staged))
+        except Exception as exc:  # noqa: BLE001
+            self.pm.unregister(plugin)
+            if _strict():
+                raise
+            self._fail(name, distribution, version, exc)
+            return
+        for reg in staged:
+            self._add(reg)
+
+    def _registrar(self, kind: str, plugin: str, distribution: str, version: str, staged: list):
+        base = KIND_BASES[kind]
+
+        def register(cls: type[Component]) -> None:
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise PluginError(
+                    f"plugin '{plugin}' registered {cls!r} as a {kind.replace('_', ' ')}, "
+                    f"but it is not a subclass of discover_core.{base.__name__}"
+                )
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                raise PluginError(
+                    f"plugin '{plugin}' registered {cls.__name__} with name {name!r}",
+                    "component names are kebab-case: lower-case letters, digits and single dashes",
+                )
+            staged.append(Registration(cls, kind, plugin, distribution, version))
+
+        return register
+
+    def _add(self, reg: Registration) -> None:
+        existing = self.components[reg.kind].get(reg.name)
+        if existing is None:
+            self.components[reg.kind][reg.name] = reg
+            return
+        # A duplicate name is an error that names both providers. The name is
+        # unusable until one is removed; the other plugins keep working.
+        error = PluginError(
+            f"{reg.kind.replace('_', ' ')} '{reg.name}' is provided by both "
+            f"{existing.provider} and {reg.provider}",
+            "uninstall one of the two distributions, or rename one component",
+        )
+        if _strict():
+            raise error
+        self.conflicts[(reg.kind, reg.name)] = error
+        self._fail(reg.plugin, reg.distribution, reg.version, error)
+
+    def _fail(self, plugin: str, distribution: str, version: str, exc: BaseException) -> None:
+        self.failures.append(LoadFailure(
+            plugin=plugin, distribution=distribution, version=version,
+            error=exc.message if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}",
+            details="".join(traceback.format_exception(exc)),
+        ))
+
+    # -- lookup ----------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.components[kind])
+
+    def all(self, kind: str | None = None) -> Iterable[Registration]:
+        for k in KINDS if kind is None else (kind,):
+            for name in self.names(k):
+                yield self.components[k][name]
+
+    def get(self, kind: str, name: str) -> Registration:
+        """The registration of ``name`` among ``kind``; a clear error with suggestions if absent."""
+        if kind not in self.components:
+            raise PluginError(f"unknown component kind '{kind}'", f"kinds are: {', '.join(KINDS)}")
+        if (kind, name) in self.conflicts:
+            raise self.conflicts[(kind, name)]
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            raise PluginError(self.unknown_message(kind, name), self.unknown_hint(kind)) from None
+
+    def find(self, name: str) -> list[Registration]:
+        """Every component called ``name``, of any kind."""
+        return [self.components[k][name] for k in KINDS if name in self.components[k]]
+
+    def unknown_message(self, kind: str, name: str) -> str:
+        label = kind.replace("_", " ")
+        close = difflib.get_close_matches(name, self.names(kind), n=1, cutoff=0.5)
+        msg = f"unknown {label} '{name}'"
+        if close:
+            msg += f"; did you mean '{close[0]}'?"
+        return msg
+
+    def unknown_hint(self, kind: str) -> str:
+        names = self.names(kind)
+        hint = f"installed {kind.replace('_', ' ')}s: {', '.join(names) if names else '(none)'}"
+        broken = [f.plugin for f in self.failures]
+        if broken:
+            hint += f"; plugins that failed to load: {', '.join(broken)} (see `discover plugins`)"
+        return hint
+
+
+_default: Registry | None = None
+
+
+def get_registry(refresh: bool = False) -> Registry:
+    """The process-wide registry, loaded from entry points on first use."""
+    global _default
+    if _default is None or refresh:
+        _default = Registry().load_entry_points()
+    return _default

