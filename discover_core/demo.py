@@ -54,6 +54,8 @@ def _load_photo(file_name: str) -> np.ndarray:
             return from_array(np.asarray(img.convert("RGB")))
     from skimage import data
 
+    if stem == "stereo_motorcycle":  # the left view of the stereo pair
+        return from_array(data.stereo_motorcycle()[0])
     return from_array(getattr(data, stem)())
 
 
@@ -326,6 +328,21 @@ def markdown_table(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detail_table(rows: list[Row]) -> str:
+    """Every photo, quality point and method: bytes per chunk, bpp, fidelity inside / outside the regions."""
+    heads = sorted({k for r in rows for k in r.agreement})
+    cols = ["photo", "quality", "method", "bytes", "bpp", "psnr_in", "psnr_out", "ms_ssim",
+            *[f"agree[{h}]" for h in heads], "bytes per chunk"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [r.photo, str(r.quality), r.method, str(r.bytes), _fmt(r.bpp), _fmt(r.metrics["psnr_in"]),
+                 _fmt(r.metrics["psnr_out"]), _fmt(r.metrics["ms_ssim"]),
+                 *["yes" if r.agreement.get(h) else "no" for h in heads],
+                 ", ".join(f"{k} {v}" for k, v in r.chunks.items())]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(summary: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -355,6 +372,14 @@ def plot(summary: list[dict], path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _md_to_html(md: str) -> str:
+    lines = [ln.strip().strip("|").split(" | ") for ln in md.strip().splitlines() if not ln.startswith("|---")]
+    head, body = lines[0], lines[1:]
+    return ("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+            + "</table>")
+
+
 def write_reports(out_dir: Path, pipeline: Pipeline, rows: list[Row], per_photo: dict, summary: list[dict],
                   qualities) -> None:
     results = {
@@ -366,7 +391,9 @@ def write_reports(out_dir: Path, pipeline: Pipeline, rows: list[Row], per_photo:
     }
     atomic_write_bytes(out_dir / "results.json", json.dumps(results, indent=1, default=float).encode())
     table = markdown_table(summary)
-    atomic_write_bytes(out_dir / "summary.md", table.encode())
+    details = detail_table(rows)
+    atomic_write_bytes(out_dir / "summary.md",
+                       f"# Means over the photos\n\n{table}\n# Every photo\n\n{details}".encode())
     plot(summary, out_dir / "rate-agreement.png")
     found = sum(p["subject_found"] for p in per_photo.values())
 
@@ -401,6 +428,7 @@ same PSNR inside the task regions. Agreement: the task head's top-1 on the pictu
 {photo_rows}</table>
 <h2>Pictures (middle quality point)</h2>
 <p>Red: grounded regions; blue: the annotated subject.</p>{pictures}
+<h2>Every photo, quality point and method</h2>{_md_to_html(details)}
 <p>All figures: <a href="results.json">results.json</a>, <a href="summary.md">summary.md</a>; streams in
 <code>streams/</code>.</p></body></html>"""
     atomic_write_bytes(out_dir / "index.html", page.encode())
