@@ -216,6 +216,9 @@ class Stream:
             keep = lambda c: task in c.tasks  # noqa: E731
         else:
             wanted = {lab.strip() for lab in labels if lab.strip()}  # type: ignore[union-attr]
+            if not wanted:
+                raise StreamError("extract was given an empty list of labels",
+                                  f"labels in this stream: {', '.join(self.header.labels) or '(none)'}")
             unknown = wanted - set(self.header.labels)
             if unknown and unknown == wanted:
                 raise StreamError(
@@ -251,6 +254,9 @@ def _parse_header(packed: bytes, source: str) -> StreamHeader:
         where = ".".join(str(p) for p in first["loc"]) or "header"
         raise StreamError(f"{source} has an invalid header: {where}: {first['msg']}",
                           "the file is damaged or was written by an incompatible tool") from None
+    except RecursionError:  # json.loads on absurdly nested arrays/objects
+        raise StreamError(f"{source} has an unreadable header: it is nested too deeply",
+                          "the file is damaged or was crafted; encode the image again") from None
     except (ValueError, zlib.error, UnicodeDecodeError) as exc:
         raise StreamError(f"{source} has an unreadable header: {exc}",
                           "the file is damaged; encode the image again") from None

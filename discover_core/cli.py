@@ -22,7 +22,7 @@ from .images import atomic_save_image, atomic_write_bytes, load_image, restore_m
 from .interfaces import KINDS
 from .plugins import get_registry
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 _state = {"debug": bool(os.environ.get("DISCOVER_DEBUG"))}
 STREAM_SUFFIX = ".dscv"
@@ -42,7 +42,7 @@ def cli(debug: bool) -> None:
     Encode once into a structured stream; send each task only its part; decode
     any part into a full picture.
     """
-    _state["debug"] = _state["debug"] or debug
+    _state["debug"] = bool(os.environ.get("DISCOVER_DEBUG")) or debug
 
 
 # -- plugins -----------------------------------------------------------------

@@ -105,9 +105,9 @@ def load_yaml(path: str | Path) -> Any:
 
 def validate_options(registry: Registry, kind: str, name: str, options: dict, path: str) -> tuple[Options | None, list]:
     """Stage 2 for one slot: the named plugin's ``Options`` model."""
+    if (kind, name) in registry.conflicts:  # the first provider stays in components: check conflicts first
+        return None, [(f"{path}.plugin", registry.conflicts[(kind, name)].message)]
     if name not in registry.components[kind]:
-        if (kind, name) in registry.conflicts:
-            return None, [(f"{path}.plugin", registry.conflicts[(kind, name)].message)]
         return None, [(f"{path}.plugin", f"{registry.unknown_message(kind, name)} ({registry.unknown_hint(kind)})")]
     cls = registry.components[kind][name].cls
     try:
@@ -132,6 +132,11 @@ def resolve(data: Any, source: str = "pipeline", base_dir: Path | None = None,
             raw = data.get(slot)
             if isinstance(raw, dict) and isinstance(raw.get("plugin"), str) and isinstance(raw.get("options", {}), dict):
                 problems += validate_options(registry, kind, raw["plugin"], raw.get("options") or {}, slot)[1]
+        heads = data.get("task_heads")
+        for i, raw in enumerate(heads if isinstance(heads, list) else []):
+            if isinstance(raw, dict) and isinstance(raw.get("plugin"), str) and isinstance(raw.get("options", {}), dict):
+                problems += validate_options(registry, "task_head", raw["plugin"], raw.get("options") or {},
+                                             f"task_heads[{i}]")[1]
         raise ConfigError(source, problems, "run `discover schema` for the format, `discover plugins` for names")
     problems: list[tuple[str, str]] = []
     options: dict[str, Options] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -79,7 +80,7 @@ def from_array(array: np.ndarray, name: str = "array") -> np.ndarray:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-        raise InputError(f"{name} has shape {array.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+        raise InputError(f"{name} has shape {np.shape(array)}; expected (H, W), (H, W, 3) or (H, W, 4)")
     if a.dtype == np.uint16:
         a = (a.astype(np.uint32) * 255 + 32767) // 65535
     elif a.dtype != np.uint8:
@@ -103,22 +104,48 @@ def restore_mode(image: np.ndarray, mode: str) -> Image.Image:
     return img
 
 
+def _file_mode(path: Path) -> int:
+    """The existing file's permissions, or those of a new file under the current umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _cannot_write(path: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot write {path}: {exc.strerror or exc}",
+                      "check that the folder can be written to and that the disk has room")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    An operating-system error (no such folder, no permission, disk full) is an
+    :class:`InputError` naming the path; the old file, if any, is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would have.
+            os.chmod(tmp, _file_mode(path))
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from exc
         raise
 
 

@@ -168,7 +168,8 @@ class Registry:
     def _fail(self, plugin: str, distribution: str, version: str, exc: BaseException) -> None:
         self.failures.append(LoadFailure(
             plugin=plugin, distribution=distribution, version=version,
-            error=exc.message if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}",
+            error=(exc.message + (f" ({exc.hint})" if exc.hint else "") if isinstance(exc, PluginError)
+                   else f"{type(exc).__name__}: {exc}"),
             details="".join(traceback.format_exception(exc)),
         ))
 

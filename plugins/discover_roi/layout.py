@@ -55,7 +55,10 @@ def group_regions(regions: Sequence[Region], width: int, height: int, align: int
     """
     items: list[tuple[IntBox, str]] = []
     for r in regions:
-        box = align_box(r.int_box(width, height), align, margin, width, height)
+        x0, y0, x1, y1 = r.int_box(width, height)
+        if not (x1 > x0 and y1 > y0):  # empty, or outside the image: covers no pixel, so no chunk
+            continue
+        box = align_box((x0, y0, x1, y1), align, margin, width, height)
         if box[2] > box[0] and box[3] > box[1]:
             items.append((box, r.label))
     if not items:

@@ -1,0 +1,353 @@
+"""The plugin registry: entry-point loading, isolation of broken plugins, duplicates, lookup."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from importlib import metadata
+
+import pytest
+
+import discover_core.plugins as plugins_mod
+from discover_core.config import resolve
+from discover_core.errors import ConfigError, PluginError
+from discover_core.plugins import ENTRY_POINT_GROUP, Registry
+
+GOOD = '''
+from discover_core import Composer, hookimpl
+
+class Fancy(Composer):
+    """A fake composer from a third-party distribution."""
+    name = "fake-fancy"
+
+@hookimpl
+def register_composers(register):
+    register(Fancy)
+'''
+
+BROKEN_IMPORT = '''
+raise ImportError("boom: this plugin needs libfoo")
+'''
+
+HOOK_RAISES = '''
+from discover_core import Composer, hookimpl
+
+class HalfGood(Composer):
+    """Registered by a hook of a plugin whose other hook raises."""
+    name = "half-good"
+
+@hookimpl
+def register_composers(register):
+    register(HalfGood)
+
+@hookimpl
+def register_grounders(register):
+    raise RuntimeError("hook exploded")
+'''
+
+NOT_A_SUBCLASS = '''
+from discover_core import Composer, hookimpl
+
+class NotAGrounder(Composer):
+    """A composer registered as a grounder."""
+    name = "not-a-grounder"
+
+@hookimpl
+def register_grounders(register):
+    register(NotAGrounder)
+'''
+
+NOT_A_CLASS = '''
+from discover_core import hookimpl
+
+@hookimpl
+def register_composers(register):
+    register(object())
+'''
+
+BAD_NAME = '''
+from discover_core import Grounder, hookimpl
+
+class BadName(Grounder):
+    """A grounder whose name is not kebab-case."""
+    name = "Bad_Name"
+
+@hookimpl
+def register_grounders(register):
+    register(BadName)
+'''
+
+DUPLICATE = '''
+from discover_core import EntropyModel, hookimpl
+
+class Impostor(EntropyModel):
+    """Another entropy model that claims the built-in's name."""
+    name = "roi-image"
+
+@hookimpl
+def register_entropy_models(register):
+    register(Impostor)
+'''
+
+DIST_NAME, DIST_VERSION = "fake-third-party", "1.2.3"
+
+
+@pytest.fixture
+def fake_plugins(tmp_path, monkeypatch):
+    """``add(ep_name, source)``: a plugin module in tmp_path, offered through a fake entry point.
+
+    The fake entry points come from a fake distribution (a ``.dist-info`` folder in tmp_path) and are
+    returned next to the real ones by a monkeypatched ``metadata.entry_points``.
+    """
+    real_entry_points = metadata.entry_points
+    info = tmp_path / f"{DIST_NAME.replace('-', '_')}-{DIST_VERSION}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {DIST_NAME}\nVersion: {DIST_VERSION}\n")
+    dist = metadata.PathDistribution(info)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fakes: list[metadata.EntryPoint] = []
+    modules: list[str] = []
+
+    def loads(ep) -> bool:
+        try:
+            ep.load()
+            return True
+        except Exception:  # noqa: BLE001 - a real plugin that is broken here is not under test
+            return False
+
+    # Only the real plugins that import here, so the tests do not depend on other plugins' state.
+    real = [ep for ep in real_entry_points(group=ENTRY_POINT_GROUP) if loads(ep)]
+
+    def entry_points(**kwargs):
+        if kwargs.get("group") == ENTRY_POINT_GROUP:
+            return real + fakes
+        return real_entry_points(**kwargs)
+
+    monkeypatch.setattr(plugins_mod.metadata, "entry_points", entry_points)
+
+    def add(ep_name: str, source: str) -> str:
+        module = f"fake_discover_{ep_name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        ep = metadata.EntryPoint(name=ep_name, value=module, group=ENTRY_POINT_GROUP)
+        fakes.append(ep._for(dist))
+        modules.append(module)
+        return module
+
+    yield add
+    for m in modules:
+        sys.modules.pop(m, None)
+
+
+def failure_of(registry: Registry, plugin: str):
+    found = [f for f in registry.failures if f.plugin == plugin]
+    assert found, f"no failure recorded for {plugin}: {registry.failures}"
+    return found[0]
+
+
+def assert_builtins_work(registry: Registry) -> None:
+    assert registry.get("entropy_model", "roi-image").plugin == "roi"
+    assert registry.get("composer", "paste").plugin == "roi"
+    assert registry.get("grounder", "boxes").plugin == "boxes"
+    assert registry.get("label_source", "static").plugin == "static"
+
+
+# -- built-ins ------------------------------------------------------------------------------
+def test_builtins_come_through_entry_points_with_distribution_and_version():
+    registry = Registry().load_entry_points()
+    version = metadata.version("discover-codec")
+    expected = {("label_source", "static"): "static", ("grounder", "boxes"): "boxes",
+                ("entropy_model", "roi-image"): "roi", ("composer", "paste"): "roi"}
+    for (kind, name), plugin in expected.items():
+        reg = registry.get(kind, name)
+        assert (reg.kind, reg.name, reg.plugin) == (kind, name, plugin)
+        assert reg.distribution == "discover-codec"
+        assert reg.version == version
+        assert "discover-codec" in reg.provider and version in reg.provider
+    # The built-ins are registered as plugins of the pluggy manager under their entry-point names.
+    assert {"static", "boxes", "roi"} <= {name for name, _ in registry.pm.list_name_plugin()}
+
+
+def test_every_installed_builtin_plugin_loads():
+    """No built-in entry point of discover-codec is broken (heavy imports happen at build time)."""
+    registry = Registry().load_entry_points()
+    ours = [f for f in registry.failures if f.distribution == "discover-codec"]
+    assert not ours, "\n".join(f"{f.plugin}: {f.error}" for f in ours)
+
+
+def test_each_builtin_kind_has_a_component():
+    registry = Registry().load_entry_points()
+    for kind in ("label_source", "grounder", "entropy_model", "composer"):
+        assert registry.names(kind), kind
+
+
+# -- isolation ------------------------------------------------------------------------------
+def test_plugin_that_fails_to_import_is_recorded_and_others_load(fake_plugins):
+    fake_plugins("aaa-broken", BROKEN_IMPORT)
+    fake_plugins("zzz-good", GOOD)
+    registry = Registry().load_entry_points()
+    failure = failure_of(registry, "aaa-broken")
+    assert (failure.distribution, failure.version) == (DIST_NAME, DIST_VERSION)
+    assert "ImportError" in failure.error and "boom: this plugin needs libfoo" in failure.error
+    assert "Traceback" in failure.details
+    good = registry.get("composer", "fake-fancy")
+    assert (good.distribution, good.version, good.plugin) == (DIST_NAME, DIST_VERSION, "zzz-good")
+    assert_builtins_work(registry)
+    # The failure is pointed out where a user looks for a missing name.
+    with pytest.raises(PluginError) as exc:
+        registry.get("composer", "nosuch")
+    assert "aaa-broken" in str(exc.value)
+
+
+def test_strict_mode_reraises_import_errors(fake_plugins, monkeypatch):
+    fake_plugins("aaa-broken", BROKEN_IMPORT)
+    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", "1")
+    with pytest.raises(ImportError, match="boom"):
+        Registry().load_entry_points()
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_strict_mode_off_values(fake_plugins, monkeypatch, value):
+    fake_plugins("aaa-broken", BROKEN_IMPORT)
+    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", value)
+    registry = Registry().load_entry_points()
+    failure_of(registry, "aaa-broken")
+
+
+def test_hook_that_raises_is_isolated(fake_plugins):
+    fake_plugins("aaa-hook", HOOK_RAISES)
+    fake_plugins("zzz-good", GOOD)
+    registry = Registry().load_entry_points()
+    failure = failure_of(registry, "aaa-hook")
+    assert failure.error == "RuntimeError: hook exploded"
+    # A plugin is registered completely or not at all.
+    assert "half-good" not in registry.names("composer")
+    assert registry.get("composer", "fake-fancy").plugin == "zzz-good"
+    assert_builtins_work(registry)
+
+
+def test_hook_that_raises_reraises_in_strict_mode(fake_plugins, monkeypatch):
+    fake_plugins("aaa-hook", HOOK_RAISES)
+    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", "1")
+    with pytest.raises(RuntimeError, match="hook exploded"):
+        Registry().load_entry_points()
+
+
+@pytest.mark.parametrize("source, expected", [
+    (NOT_A_SUBCLASS, ["not a subclass of discover_core.Grounder", "as a grounder"]),
+    (NOT_A_CLASS, ["not a subclass of discover_core.Composer", "object object"]),
+    (BAD_NAME, ["'Bad_Name'", "kebab-case"]),
+])
+def test_invalid_registrations_fail_that_plugin_with_a_clear_message(fake_plugins, source, expected):
+    fake_plugins("aaa-invalid", source)
+    fake_plugins("zzz-good", GOOD)
+    registry = Registry().load_entry_points()
+    failure = failure_of(registry, "aaa-invalid")
+    for text in expected:
+        assert text in failure.error, failure.error
+    assert "aaa-invalid" in failure.error  # names the plugin
+    assert "not-a-grounder" not in registry.names("grounder")
+    assert "Bad_Name" not in registry.names("grounder")
+    assert registry.get("composer", "fake-fancy")
+    assert_builtins_work(registry)
+
+
+def test_bad_name_reraises_in_strict_mode(fake_plugins, monkeypatch):
+    fake_plugins("aaa-invalid", BAD_NAME)
+    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="Bad_Name"):
+        Registry().load_entry_points()
+
+
+# -- duplicates -----------------------------------------------------------------------------
+def test_duplicate_name_is_an_error_naming_both_providers(fake_plugins):
+    fake_plugins("dupe", DUPLICATE)
+    registry = Registry().load_entry_points()
+    version = metadata.version("discover-codec")
+    with pytest.raises(PluginError) as exc:
+        registry.get("entropy_model", "roi-image")
+    message = exc.value.message
+    assert "'roi-image'" in message
+    assert f"discover-codec {version} (plugin 'roi')" in message
+    assert f"{DIST_NAME} {DIST_VERSION} (plugin 'dupe')" in message
+    assert exc.value.hint
+    # It is listed with the failures, and the other components keep working.
+    assert any("roi-image" in f.error for f in registry.failures)
+    assert registry.get("composer", "paste").plugin == "roi"
+    assert registry.get("grounder", "boxes").plugin == "boxes"
+    assert registry.get("label_source", "static").plugin == "static"
+
+
+def test_duplicate_name_fails_pipeline_validation(fake_plugins, make_dict):
+    fake_plugins("dupe", DUPLICATE)
+    registry = Registry().load_entry_points()
+    with pytest.raises(ConfigError) as exc:
+        resolve(make_dict(), "dup.yaml", registry=registry)
+    paths = dict(exc.value.problems)
+    assert "entropy_model.plugin" in paths, exc.value.problems
+    assert f"{DIST_NAME} {DIST_VERSION}" in paths["entropy_model.plugin"]
+    assert "discover-codec" in paths["entropy_model.plugin"]
+    assert len(exc.value.problems) == 1
+
+
+def test_duplicate_name_reraises_in_strict_mode(fake_plugins, monkeypatch):
+    fake_plugins("dupe", DUPLICATE)
+    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="provided by both"):
+        Registry().load_entry_points()
+
+
+def test_same_name_in_different_kinds_is_allowed():
+    registry = Registry()
+
+    import discover_core as dc
+
+    class G(dc.Grounder):
+        """g"""
+        name = "shared-name"
+
+    class C(dc.Composer):
+        """c"""
+        name = "shared-name"
+
+    class Plugin:
+        @dc.hookimpl
+        def register_grounders(self, register):
+            register(G)
+
+        @dc.hookimpl
+        def register_composers(self, register):
+            register(C)
+
+    registry.add_plugin(Plugin(), name="both", distribution="x", version="1")
+    assert not registry.failures
+    assert registry.get("grounder", "shared-name").cls is G
+    assert registry.get("composer", "shared-name").cls is C
+    assert {r.kind for r in registry.find("shared-name")} == {"grounder", "composer"}
+
+
+# -- lookup ---------------------------------------------------------------------------------
+def test_unknown_name_suggests_the_nearest_and_lists_installed():
+    registry = Registry().load_entry_points()
+    with pytest.raises(PluginError) as exc:
+        registry.get("entropy_model", "roi-imag")
+    assert "unknown entropy model 'roi-imag'" in exc.value.message
+    assert "did you mean 'roi-image'?" in exc.value.message
+    assert "installed entropy models:" in exc.value.hint
+    assert "roi-image" in exc.value.hint
+
+
+def test_unknown_name_without_close_match_has_no_suggestion():
+    registry = Registry().load_entry_points()
+    with pytest.raises(PluginError) as exc:
+        registry.get("composer", "zzzzzzzz")
+    assert "did you mean" not in exc.value.message
+    assert "paste" in exc.value.hint
+
+
+def test_unknown_kind_lists_kinds():
+    registry = Registry().load_entry_points()
+    with pytest.raises(PluginError) as exc:
+        registry.get("frobnicator", "paste")
+    assert "frobnicator" in exc.value.message
+    assert "entropy_model" in exc.value.hint and "task_head" in exc.value.hint

@@ -1,0 +1,242 @@
+"""The built-in ``roi-image`` entropy model and ``paste`` composer (plugins/discover_roi)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import skimage.data
+
+from discover_core import Region
+from discover_core.bitstream import Stream, StreamHeader, _entry
+from discover_core.pipeline import decode, pipeline_from_dict
+from discover_roi.codec import decode_still
+from discover_roi.layout import align_box, group_regions, mask_of
+
+MAGIC_OF = {"jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
+            "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+            "avif": lambda b: b[4:12] == b"ftypavif"}
+
+
+def keep(stream: Stream, names) -> Stream:
+    """The side chunks and the named content chunks, as a valid stream (like extract, by chunk name)."""
+    chunks = [c for c in stream.chunks if c.kind == "side" or c.name in names]
+    h = stream.header
+    header = StreamHeader.model_validate({**h.model_dump(), "chunks": [_entry(c, h.labels, h.tasks) for c in chunks]})
+    return Stream.from_bytes(Stream(header, chunks).to_bytes())
+
+
+def decoded_parts(pipeline, stream: Stream):
+    return pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks)
+
+
+# -- layout ----------------------------------------------------------------------------------
+def R(box, label="x"):
+    return Region(tuple(float(v) for v in box), label)
+
+
+def test_overlapping_regions_share_a_group():
+    groups = group_regions([R((4, 4, 20, 20), "cat"), R((12, 10, 30, 22), "dog"), R((40, 26, 60, 44), "bird")],
+                           64, 48, align=1, margin=0)
+    assert [(g.boxes, g.labels) for g in groups] == [
+        (((4, 4, 20, 20), (12, 10, 30, 22)), ("cat", "dog")),
+        (((40, 26, 60, 44),), ("bird",)),
+    ]
+    assert groups[0].bounds == (4, 4, 30, 22)
+
+
+def test_touching_boxes_are_separate_groups():
+    groups = group_regions([R((0, 0, 10, 10), "a"), R((10, 0, 20, 10), "b"), R((0, 10, 10, 20), "c")],
+                           32, 32, align=1, margin=0)
+    assert [g.labels for g in groups] == [("a",), ("b",), ("c",)]
+
+
+def test_chains_of_overlaps_are_one_group():
+    # a overlaps b, b overlaps c, a and c are apart.
+    groups = group_regions([R((0, 0, 10, 10), "a"), R((8, 0, 18, 10), "b"), R((16, 0, 26, 10), "c")],
+                           32, 32, align=1, margin=0)
+    assert len(groups) == 1 and groups[0].labels == ("a", "b", "c") and groups[0].bounds == (0, 0, 26, 10)
+
+
+def test_alignment_decides_grouping_and_dedupes_boxes():
+    regions = [R((1, 1, 5, 5), "a"), R((9, 9, 12, 12), "b")]
+    apart = group_regions(regions, 64, 64, align=8, margin=0)
+    assert [g.boxes for g in apart] == [((0, 0, 8, 8),), ((8, 8, 16, 16),)]  # corners touch: not merged
+    merged = group_regions(regions, 64, 64, align=16, margin=0)
+    assert [(g.boxes, g.labels) for g in merged] == [(((0, 0, 16, 16),), ("a", "b"))]
+
+
+def test_margin_and_clipping():
+    assert align_box((10, 10, 20, 20), 1, 3, 64, 64) == (7, 7, 23, 23)
+    assert align_box((1, 1, 62, 62), 8, 4, 64, 60) == (0, 0, 64, 60)
+    assert align_box((10, 10, 20, 20), 8, 0, 64, 64) == (8, 8, 24, 24)
+    # outside the image or empty after clipping: dropped
+    assert group_regions([R((70, 10, 90, 20)), R((10, 10, 10, 20))], 64, 48, 8, 0) == []
+    # a box partly outside is clipped
+    [g] = group_regions([R((-5.5, -3, 10.2, 60))], 64, 48, 1, 0)
+    assert g.boxes == ((0, 0, 11, 48),)
+
+
+def test_groups_in_reading_order():
+    groups = group_regions([R((40, 30, 50, 40), "c"), R((40, 0, 50, 10), "b"), R((0, 0, 10, 10), "a")],
+                           64, 48, 1, 0)
+    assert [g.labels for g in groups] == [("a",), ("b",), ("c",)]
+
+
+def test_no_pixel_is_coded_twice(make_pipeline, image):
+    """The masks of the region chunks are disjoint and together cover exactly the union of the boxes."""
+    regions = [R((4, 4, 20, 20), "cat"), R((12, 10, 30, 22), "dog"), R((18, 18, 26, 40), "dog"),
+               R((2, 30, 14, 46), "bird"), R((44, 2, 60, 46), "cat"), R((46, 20, 58, 30), "bird")]
+    pipeline = make_pipeline(codec="jpeg", align=2, margin=1)
+    stream = pipeline.encode(image, regions=regions)
+    h, w = image.shape[:2]
+    groups = group_regions(regions, w, h, 2, 1)
+    region_chunks = [c for c in stream.chunks if c.name.startswith("region-")]
+    assert [(c.boxes, c.labels) for c in region_chunks] == [(g.boxes, g.labels) for g in groups]
+    assert len(region_chunks) == 3
+    count = np.zeros((h, w), int)
+    for p in decoded_parts(pipeline, stream).patches:
+        if p.labels:
+            x0, y0, x1, y1 = p.box
+            count[y0:y1, x0:x1] += p.mask
+    union = mask_of([b for g in groups for b in g.boxes], (0, 0, w, h))
+    assert count.max() == 1
+    np.testing.assert_array_equal(count == 1, union)
+
+
+# -- decoding any subset ---------------------------------------------------------------------
+def test_every_subset_of_content_chunks_decodes(make_pipeline, image):
+    pipeline = make_pipeline(codec="jpeg", align=4)
+    regions = [R((4, 4, 20, 20), "cat"), R((36, 4, 60, 16), "dog"), R((20, 28, 44, 44), "bird")]
+    full = pipeline.encode(image, regions=regions)
+    content = [c.name for c in full.chunks if c.kind == "content"]
+    assert content == ["region-0", "region-1", "region-2", "rest"]
+    full_picture = decode(full)
+    h, w = image.shape[:2]
+    masks = {c.name: mask_of(c.boxes, (0, 0, w, h)) for c in full.chunks if c.name.startswith("region-")}
+    background_only = decode(keep(full, []))
+    for n in range(len(content) + 1):
+        for subset in itertools.combinations(content, n):
+            stream = keep(full, subset)
+            assert stream.content_count == n
+            picture = decode(stream)
+            assert picture.shape == image.shape and picture.dtype == np.uint8
+            # Each region chunk decodes on its own: its pixels do not depend on the other chunks.
+            for name, m in masks.items():
+                if name in subset:
+                    np.testing.assert_array_equal(picture[m], full_picture[m])
+            outside = ~np.any(list(masks.values()), axis=0)
+            expected = full_picture if "rest" in subset else background_only
+            np.testing.assert_array_equal(picture[outside], expected[outside])
+
+
+def test_regions_are_reproduced_better_than_the_rest(make_pipeline, psnr_fn):
+    photo = skimage.data.astronaut()
+    pipeline = make_pipeline(codec="jpeg", code_rest=False, region_quality=90)
+    box = (150, 40, 330, 220)
+    stream = pipeline.encode(photo, regions=[Region(box, "cat")])
+    assert [c.name for c in stream.chunks] == ["background", "region-0"]
+    picture = decode(stream)
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    p_in, p_out = psnr_fn(picture, photo, inside), psnr_fn(picture, photo, ~inside)
+    assert p_in > 33, p_in
+    assert p_in > p_out + 10, (p_in, p_out)
+
+
+def test_background_scale_sets_background_size(make_pipeline, image):
+    small = make_pipeline(codec="jpeg", background_scale=0.125).encode(image, regions=[])
+    large = make_pipeline(codec="jpeg", background_scale=0.5).encode(image, regions=[])
+    full = make_pipeline(codec="jpeg", background_scale=1.0).encode(image, regions=[])
+    assert small.header.params["background_size"] == [8, 6]
+    assert large.header.params["background_size"] == [32, 24]
+    assert full.header.params["background_size"] == [64, 48]
+    sizes = [len(s.chunks[0].payload) for s in (small, large, full)]
+    assert sizes[0] < sizes[1] < sizes[2], sizes
+    for s in (small, large, full):
+        assert decode(s).shape == image.shape
+
+
+def test_rest_chunk_is_not_tagged_and_left_out_by_extract(make_pipeline, image, regions):
+    stream = make_pipeline(codec="jpeg").encode(image, regions=regions)
+    rest = [c for c in stream.chunks if c.name == "rest"]
+    assert len(rest) == 1 and rest[0].kind == "content"
+    assert rest[0].labels == () and rest[0].tasks == () and rest[0].boxes == ()
+    for c in stream.chunks:
+        if c.name.startswith("region-"):
+            assert c.tasks == ("detection",)
+    part = stream.extract(task="detection")
+    assert "rest" not in [c.name for c in part.chunks]
+    assert "rest" not in [c.name for c in stream.extract(labels=["cat", "dog", "bird"]).chunks]
+
+
+def test_code_rest_false_has_no_rest_chunk(make_pipeline, image, regions):
+    stream = make_pipeline(codec="jpeg", code_rest=False).encode(image, regions=regions)
+    assert "rest" not in [c.name for c in stream.chunks]
+    assert decode(stream).shape == image.shape
+
+
+def test_full_stream_with_rest_reproduces_the_whole_picture(make_pipeline, image, regions, psnr_fn):
+    with_rest = decode(make_pipeline(codec="jpeg", rest_quality=90).encode(image, regions=regions))
+    without = decode(make_pipeline(codec="jpeg", code_rest=False).encode(image, regions=regions))
+    assert psnr_fn(with_rest, image) > psnr_fn(without, image) + 3
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif"])
+def test_codecs(make_pipeline, image, regions, psnr_fn, codec):
+    stream = make_pipeline(codec=codec, region_quality=90, rest_quality=90, background_quality=90).encode(
+        image, regions=regions)
+    assert stream.header.entropy_model.options == {"codec": codec}
+    for c in stream.chunks:
+        assert MAGIC_OF[codec](c.payload), (codec, c.name, c.payload[:16])
+    picture = decode(Stream.from_bytes(stream.to_bytes()))
+    assert picture.shape == image.shape
+    assert psnr_fn(picture, image) > 25
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (2, 3)])
+@pytest.mark.parametrize("with_region", [False, True])
+def test_tiny_images(make_pipeline, synth, codec, size, with_region):
+    w, h = size
+    tiny = synth(w, h)
+    regions = [Region((0, 0, 1, 1), "cat")] if with_region else []
+    stream = make_pipeline(codec=codec).encode(tiny, regions=regions)
+    assert stream.size == (w, h)
+    for part in (stream, stream.extract(task="detection")) if with_region else (stream,):
+        picture = decode(Stream.from_bytes(part.to_bytes()))
+        assert picture.shape == (h, w, 3)
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "avif"])
+def test_region_covering_the_whole_image(make_pipeline, image, psnr_fn, codec):
+    h, w = image.shape[:2]
+    pipeline = make_pipeline(codec=codec, region_quality=95, subsampling="4:4:4")
+    stream = pipeline.encode(image, regions=[Region((0, 0, w, h), "cat")])
+    assert [c.name for c in stream.chunks] == ["background", "region-0"]  # nothing left for 'rest'
+    assert stream.chunks[1].boxes == ((0, 0, w, h),)
+    picture = decode(stream)
+    np.testing.assert_array_equal(picture, decode_still(stream.chunks[1].payload, codec, (w, h)))
+    assert psnr_fn(picture, image) > 30
+
+
+def test_feathered_paste_keeps_region_interiors(make_pipeline, make_dict, synth, psnr_fn):
+    big = synth(128, 96)
+    pipeline = make_pipeline(codec="jpeg", code_rest=False)
+    stream = pipeline.encode(big, regions=[Region((32, 24, 96, 80), "cat")])
+    d = make_dict(codec="jpeg", code_rest=False)
+    d["composer"]["options"] = {"feather": 4}
+    soft = pipeline_from_dict(d).decode(stream)
+    sharp = pipeline.decode(stream)
+    assert soft.shape == sharp.shape == big.shape
+    inner = (slice(24 + 12, 80 - 12), slice(32 + 12, 96 - 12))
+    np.testing.assert_array_equal(soft[inner], sharp[inner])
+    assert not np.array_equal(soft, sharp)  # the edges are blended
+
+
+def test_decoder_needs_exactly_one_background(make_pipeline, image):
+    pipeline = make_pipeline(codec="jpeg")
+    stream = pipeline.encode(image, regions=[])
+    with pytest.raises(ValueError, match="one 'background' side chunk"):
+        pipeline.entropy_model.decode(stream.size, stream.header.params, [])
