@@ -78,7 +78,6 @@ class Registry:
         self.components: dict[str, dict[str, Registration]] = {k: {} for k in KINDS}
         self.failures: list[LoadFailure] = []
         self.conflicts: dict[tuple[str, str], PluginError] = {}
-        self._sources: dict[int, tuple[str, str, str]] = {}
 
     # -- loading ---------------------------------------------------------
     def load_entry_points(self) -> "Registry":
@@ -113,7 +112,6 @@ class Registry:
                 raise
             self._fail(name, distribution, version, exc)
             return
-        self._sources[id(plugin)] = (name, distribution, version)
         staged: list[Registration] = []
         try:
             for kind, hook_name in HOOK_FOR_KIND.items():
@@ -125,6 +123,14 @@ class Registry:
             if _strict():
                 raise
             self._fail(name, distribution, version, exc)
+            return
+        if not staged:
+            error = PluginError(f"plugin '{name}' registers no components",
+                                "it implements none of the discover hooks (a namespace package left by an old "
+                                "editable install? reinstall it)")
+            if _strict():
+                raise error
+            self._fail(name, distribution, version, error)
             return
         for reg in staged:
             self._add(reg)

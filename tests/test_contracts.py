@@ -1,0 +1,269 @@
+"""Every built-in component passes the contract suite of its kind (discover_core.testing).
+
+The vision components (``face``, ``cam``, ``imagenet-classifier``) are imported
+lazily, in a fixture: their plugin modules import no heavy library at load
+time, and the suites skip only the tests that build a component, with
+``pytest.importorskip`` on the exact modules the component ``requires``, when
+its extra is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import pytest
+
+from discover_core.testing import (ComposerContract, EntropyModelContract, GrounderContract, LabelSourceContract,
+                                   TaskHeadContract, entry_point_registry, write_box_file)
+from discover_boxes.grounder import BoxesGrounder
+from discover_roi.codec import RoiImage
+from discover_roi.paste import Paste
+from discover_static.source import StaticLabels
+
+
+def _registered(kind: str, name: str, module: str):
+    """The class registered as ``name``, imported from ``module`` (so an import error shows itself)."""
+    mod = importlib.import_module(module)
+    registry = entry_point_registry()
+    reg = registry.components[kind].get(name)
+    if reg is None:
+        failures = "; ".join(f"{f.plugin}: {f.error}" for f in registry.failures) or "none"
+        hint = ""
+        if getattr(mod, "__file__", None) is None:  # a namespace package: the editable install predates __init__.py
+            hint = f"; {module} imports as a namespace package: reinstall the project (pip install -e .)"
+        pytest.fail(f"no {kind.replace('_', ' ')} '{name}' is registered (plugin failures: {failures}){hint}")
+    return reg.cls
+
+
+# -- label sources -------------------------------------------------------------
+class TestStaticPreset(LabelSourceContract):
+    component_class = StaticLabels
+    options = {"preset": "coco-80"}
+
+
+class TestStaticImagenetPreset(LabelSourceContract):
+    component_class = StaticLabels
+    options = {"preset": "imagenet-1k"}
+
+
+class TestStaticInline(LabelSourceContract):
+    component_class = StaticLabels
+    options = {"labels": ["cat", " dog ", "cat", "person"]}
+
+
+class TestStaticFile(LabelSourceContract):
+    component_class = StaticLabels
+
+    @pytest.fixture
+    def options_dict(self, tmp_path):
+        (tmp_path / "labels.yaml").write_text("labels: [boat, kite, boat]\n", encoding="utf-8")
+        return {"file": str(tmp_path / "labels.yaml"), "labels": ["kite", "bird"]}
+
+
+# -- grounders ---------------------------------------------------------------
+class TestBoxes(GrounderContract):
+    component_class = BoxesGrounder
+    expect_regions = True
+
+    @pytest.fixture
+    def options_dict(self, tmp_path):
+        return {"file": str(write_box_file(tmp_path / "boxes.json"))}
+
+
+class TestBoxesCoco(GrounderContract):
+    component_class = BoxesGrounder
+    expect_regions = True
+    labels = ("square", "stripes")
+
+    @pytest.fixture
+    def options_dict(self, tmp_path):
+        import json
+
+        coco = {"images": [{"id": 1, "file_name": "imgs/sample.png"}],
+                "categories": [{"id": 1, "name": "Square"}, {"id": 2, "name": "disc"}, {"id": 3, "name": "stripes"}],
+                "annotations": [{"image_id": 1, "category_id": 1, "bbox": [5, 6, 30, 29], "score": 0.5},
+                                {"image_id": 1, "category_id": 2, "bbox": [50, 3, 40, 40]},
+                                {"image_id": 1, "category_id": 3, "bbox": [-10, 40, 200, 100]}]}
+        (tmp_path / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+        return {"file": str(tmp_path / "coco.json"), "format": "coco", "min_score": 0.2}
+
+
+def _photo(name: str):
+    """A real photo from scikit-image (the 'demo' extra), so the region checks are not vacuous."""
+    data = pytest.importorskip("skimage.data", reason="the 'demo' extra (scikit-image) is not installed")
+    return getattr(data, name)()
+
+
+class TestFace(GrounderContract):
+    labels = ("face", "person", "car")
+    expect_regions = True
+
+    @pytest.fixture
+    def component_cls(self):
+        return _registered("grounder", "face", "discover_face.grounder")
+
+    @pytest.fixture
+    def grounder_image(self):
+        return _photo("astronaut")
+
+
+class TestCam(GrounderContract):
+    labels = ("Tabby cat", "Egyptian cat", "tiger cat", "sports car", "banana")
+    expect_regions = True
+
+    @pytest.fixture
+    def component_cls(self):
+        return _registered("grounder", "cam", "discover_imagenet")
+
+    @pytest.fixture
+    def grounder_image(self):
+        return _photo("chelsea")
+
+
+# -- entropy models ------------------------------------------------------------
+class TestRoiImageAvif(EntropyModelContract):
+    component_class = RoiImage
+    min_region_psnr = 24.0
+
+
+class TestRoiImageWebpNoRest(EntropyModelContract):
+    component_class = RoiImage
+    options = {"codec": "webp", "code_rest": False, "align": 1, "margin": 3, "background_scale": 0.3}
+    min_region_psnr = 24.0
+
+
+class TestRoiImageJpeg(EntropyModelContract):
+    component_class = RoiImage
+    options = {"codec": "jpeg", "region_quality": 95, "subsampling": "4:4:4", "align": 16}
+    min_region_psnr = 28.0
+
+
+class TestRoiImageManyRegions(EntropyModelContract):
+    """More than 8 content chunks: the suite samples subsets instead of trying all of them."""
+
+    component_class = RoiImage
+    options = {"codec": "webp", "align": 1, "code_rest": True}
+    min_region_psnr = 24.0
+
+    @pytest.fixture
+    def encode_regions(self):
+        from discover_core import Region
+
+        return [Region((x, y, x + 10.0, y + 9.0), f"cell-{i}-{j}") for i, x in enumerate(range(2, 90, 15))
+                for j, y in enumerate(range(2, 60, 20))]
+
+    def test_has_many_content_chunks(self, component, encode_image, encode_regions):
+        content = [c for c in component.encode(encode_image, encode_regions).chunks if c.kind == "content"]
+        assert len(content) > 8 and len(self.content_subsets(content)) == self.max_subsets
+
+
+# -- composers -------------------------------------------------------------------
+class TestPaste(ComposerContract):
+    component_class = Paste
+    entropy_model_class = RoiImage
+    entropy_model_options = {"codec": "webp"}
+
+
+class TestPasteFeathered(ComposerContract):
+    component_class = Paste
+    options = {"feather": 6, "upsample": "nearest", "fill": [0, 255, 10]}
+    entropy_model_class = RoiImage
+    entropy_model_options = {"codec": "webp", "align": 1}
+
+
+# -- task heads -----------------------------------------------------------------
+class TestImagenetClassifier(TaskHeadContract):
+    @pytest.fixture
+    def component_cls(self):
+        return _registered("task_head", "imagenet-classifier", "discover_imagenet")
+
+    @pytest.fixture
+    def head_images(self):
+        from discover_core.testing import sample_image
+
+        return [_photo("chelsea"), _photo("coffee"), sample_image()]
+
+
+def test_every_builtin_has_a_contract_test():
+    """A new built-in component must be added here."""
+    covered = {(c.kind, c.component_class.name) for c in globals().values()
+               if isinstance(c, type) and getattr(c, "component_class", None) is not None}
+    covered |= {("grounder", "face"), ("grounder", "cam"), ("task_head", "imagenet-classifier")}
+    builtins = {(r.kind, r.name) for r in entry_point_registry().all() if r.distribution == "discover-codec"}
+    assert builtins <= covered, f"built-ins without a contract test: {sorted(builtins - covered)}"
+
+
+def test_suites_catch_a_broken_component():
+    """The suites fail a component that breaks the contract (they are not vacuous)."""
+    from pydantic import Field
+
+    from discover_core import LabelSource
+    from discover_core import Options as BaseOptions
+    from discover_core.testing import suites
+
+    class Sloppy(LabelSource):
+        """Sloppy labels."""
+
+        name = "Sloppy_Labels"
+
+        class Options(BaseOptions):
+            model_config = {"extra": "ignore"}
+            count: int = Field(3)
+
+        def labels(self, task):
+            return ["a", "a", ""]
+
+    contract = LabelSourceContract()
+    for check in (lambda: contract.test_name_is_kebab_case(Sloppy),
+                  lambda: contract.test_options_model_forbids_extra(Sloppy),
+                  lambda: contract.test_every_option_is_described(Sloppy),
+                  lambda: suites.LabelSourceContract.check_labels(Sloppy().labels(None))):
+        with pytest.raises((AssertionError, pytest.fail.Exception)):
+            check()
+    with pytest.raises(pytest.fail.Exception):
+        contract.test_options_reject_unknown_keys(Sloppy, {})
+    assert math.isinf(suites.samples.psnr(suites.samples.sample_image(), suites.samples.sample_image()))
+
+
+# -- the testing package itself --------------------------------------------------
+def test_sample_image_is_deterministic_structure_not_noise(sample_image, sample_image_factory):
+    import numpy as np
+
+    assert sample_image.shape == (64, 96, 3) and sample_image.dtype == np.uint8
+    assert np.array_equal(sample_image, sample_image_factory(96, 64))
+    assert not np.array_equal(sample_image, sample_image_factory(96, 64, seed=1))
+    # mostly smooth: neighbouring pixels are close except at object edges and stripes
+    step = np.abs(np.diff(sample_image.astype(int), axis=0)).mean()
+    assert step < 20 and sample_image.std() > 30
+    for size in ((1, 1), (7, 5), (33, 17)):
+        assert sample_image_factory(*size).shape == (size[1], size[0], 3)
+
+
+def test_pytest_plugin_fixtures(sample_image, sample_regions, sample_labels, sample_meta, discover_registry,
+                                tiny_pipeline_dict, tiny_pipeline):
+    import numpy as np
+
+    assert [r.label for r in sample_regions] == sample_labels
+    assert discover_registry.get("composer", "paste").cls is Paste
+    assert discover_registry is not entry_point_registry()
+    assert tiny_pipeline_dict["grounder"]["plugin"] == "boxes"
+    stream = tiny_pipeline.encode(sample_image, sample_meta)
+    assert sorted(stream.header.labels) == sorted(sample_labels)
+    part = stream.extract(task=tiny_pipeline_dict["task"]["name"])
+    picture = tiny_pipeline.decode(part.to_bytes())
+    assert picture.shape == sample_image.shape
+    x0, y0, x1, y1 = sample_regions[0].int_box(96, 64)
+    err = np.abs(picture[y0:y1, x0:x1].astype(int) - sample_image[y0:y1, x0:x1]).mean()
+    assert err < 8
+
+
+def test_pytest_plugin_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, discover_core.testing.pytest_plugin; "
+            "print(sorted(m for m in ('discover_core.testing.suites', 'discover_core.testing.samples', "
+            "'torch', 'cv2', 'timm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
