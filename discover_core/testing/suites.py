@@ -238,8 +238,15 @@ class ComponentContract:
     def test_default_options_yaml_round_trip(self, component_cls):
         try:
             defaults = component_cls.Options()
-        except ValidationError:
-            pytest.skip(f"{component_cls.__name__}.Options has required options")
+        except ValidationError as exc:
+            # Options without defaults: the only complaint allowed is that required ones are missing
+            # (or a cross-field rule that asks for one of several), and each names a real field.
+            fields = set(component_cls.Options.model_fields)
+            for err in exc.errors():
+                assert err["type"] in ("missing", "value_error"), f"defaults fail for another reason: {err}"
+                if err["type"] == "missing":
+                    assert err["loc"] and err["loc"][0] in fields, err
+            return
         text = yaml.safe_dump(defaults.model_dump(mode="json"))
         assert component_cls.Options.model_validate(yaml.safe_load(text)) == defaults, text
 

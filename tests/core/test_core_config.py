@@ -178,7 +178,16 @@ def test_schema_covers_installed_plugins(schema):
         assert f"'{name}'" in text
 
 
-@pytest.mark.skipif(not EXAMPLES, reason="no example pipelines yet")
+def test_examples_exist_and_default_is_mirrored():
+    names = {p.name for p in EXAMPLES}
+    assert {"classification-cam.yaml", "oracle-boxes.yaml", "faces.yaml"} <= names
+    from discover_core.demo import default_pipeline_path
+
+    mirrored = next(p for p in EXAMPLES if p.name == "classification-cam.yaml")
+    assert yaml.safe_load(mirrored.read_text()) == yaml.safe_load(default_pipeline_path().read_text()), \
+        "examples/pipelines/classification-cam.yaml must stay the built-in default pipeline"
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_pipelines_validate(schema, path):
     load_config(path)
