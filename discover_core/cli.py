@@ -288,15 +288,23 @@ def info(stream_file: Path, as_json: bool) -> None:
               show_default=True, help="Folder for streams, pictures, tables, plot and the HTML page.")
 @click.option("-c", "--config", "pipeline_file", type=click.Path(path_type=Path),
               help="Pipeline file to run instead of the built-in default.")
-@click.option("--quality", "qualities", type=int, multiple=True,
+@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True,
               help="Region quality points (repeatable); default: the demo's 4 points.")
+@click.option("--photo", "photos", multiple=True,
+              help="Only this demo photo (repeatable), e.g. --photo chelsea; default: all of them.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
-def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], device: str) -> None:
-    """Run the default pipeline on real photos that ship with installed packages, and report."""
+def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], photos: tuple[str, ...],
+         device: str) -> None:
+    """Run the default pipeline on real photos that ship with installed packages, and report.
+
+    Writes streams, reconstructions, side-by-side pictures with the grounded
+    regions, a table (summary.md, results.json), a rate-agreement plot and an
+    HTML page (index.html) to the output folder.
+    """
     from .demo import run_demo
 
     report = run_demo(out_dir, pipeline_file=pipeline_file, qualities=qualities or None, device=device,
-                      console=out, progress=progress)
+                      console=out, progress=progress, photos=list(photos) or None)
     out.print(f"\nopen {report} in a browser")
 
 

@@ -29,6 +29,8 @@ from .pipeline import Pipeline, load_pipeline
 from .stills import decode_still, encode_still
 
 DEFAULT_QUALITIES = (30, 50, 70, 90)
+QUALITY_OPTIONS = ("region_quality", "rest_quality")
+"""Entropy-model options that a demo quality point sets (those the model has)."""
 ANNOTATIONS = "data/demo/annotations.json"
 
 
@@ -59,8 +61,11 @@ def _load_photo(file_name: str) -> np.ndarray:
     return from_array(getattr(data, stem)())
 
 
-def demo_photos() -> list[Photo]:
-    """The demo photos (scikit-image's data module, matplotlib's sample data) with their annotations."""
+def demo_photos(names: list[str] | None = None) -> list[Photo]:
+    """The demo photos (scikit-image's data module, matplotlib's sample data) with their annotations.
+
+    ``names`` picks some of them by file name or stem (``chelsea.png`` or ``chelsea``).
+    """
     for module, extra in (("skimage", "demo"), ("matplotlib", "demo")):
         import importlib.util
 
@@ -69,8 +74,18 @@ def demo_photos() -> list[Photo]:
                                     f"pip install 'discover-codec[{extra}]'")
     coco = json.loads(resources.files("discover_core").joinpath(ANNOTATIONS).read_text(encoding="utf-8"))
     cats = {c["id"]: c["name"] for c in coco["categories"]}
+    images = coco["images"]
+    if names:
+        known = {i["file_name"]: i for i in images} | {Path(i["file_name"]).stem: i for i in images}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            from .errors import InputError
+
+            raise InputError(f"no demo photo named {', '.join(unknown)}",
+                             f"demo photos: {', '.join(i['file_name'] for i in images)}")
+        images = list({id(known[n]): known[n] for n in names}.values())
     photos = []
-    for img in coco["images"]:
+    for img in images:
         subject = img.get("subject", "")
         boxes = [(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3])
                  for a in coco["annotations"] if a["image_id"] == img["id"] and cats[a["category_id"]] == subject]
@@ -170,12 +185,19 @@ def _heads_eval(pipeline: Pipeline, image: np.ndarray, refs: list, classes: list
 
 
 def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, device: str = "cpu",
-             console=None, progress=None) -> Path:
+             console=None, progress=None, photos: list[str] | None = None) -> Path:
     """Run the demo and write everything to ``out_dir``; returns the HTML page's path."""
     out_dir = Path(out_dir)
-    qualities = tuple(qualities or DEFAULT_QUALITIES)
     pipeline = load_pipeline(pipeline_file or default_pipeline_path(), device=device)
-    photos = demo_photos()
+    knobs = [k for k in QUALITY_OPTIONS if k in type(pipeline.resolved.options["entropy_model"]).model_fields]
+    if not knobs and qualities:
+        from .errors import DiscoverError
+
+        raise DiscoverError(f"entropy model '{pipeline.config.entropy_model.plugin}' has none of the options "
+                            f"{', '.join(QUALITY_OPTIONS)} that --quality sets",
+                            "leave out --quality to run the pipeline at its own settings")
+    qualities = tuple(qualities or DEFAULT_QUALITIES) if knobs else (0,)
+    photos = demo_photos(photos)
     task = pipeline.task.name
     rows: list[Row] = []
     per_photo: dict[str, dict[str, Any]] = {}
@@ -207,7 +229,7 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
             }
             panels = [("original + regions", draw_regions(image, regions, photo.subject_boxes))]
             for q in qualities:
-                var = pipeline.variant(entropy_model={"region_quality": q, "rest_quality": q})
+                var = pipeline.variant(entropy_model={k: q for k in knobs}) if knobs else pipeline
                 t0 = time.perf_counter()
                 full = var.encode(image, meta, regions=regions)
                 encode_s = time.perf_counter() - t0 + ground_s
@@ -362,9 +384,12 @@ def plot(summary: list[dict], path: Path) -> None:
     axes[0].set(xlabel="bpp", ylabel="agreement (top-1 same as on the original)", title="rate - agreement",
                 ylim=(-0.05, 1.05))
     axes[1].set(xlabel="bpp", ylabel="PSNR inside task regions (dB)", title="rate - region fidelity")
+    if not heads:
+        axes[0].text(0.5, 0.5, "the pipeline has no task heads", ha="center", transform=axes[0].transAxes)
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

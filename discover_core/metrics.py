@@ -42,7 +42,7 @@ def psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None = None
 def _tensor(image: np.ndarray):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32) / 255.0
 
 
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:

@@ -137,10 +137,6 @@ def tiny_pipeline_dict(box_file: str | Path, task: str = "shapes") -> dict:
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """PSNR in dB between two uint8 images, over ``mask`` if given (``inf`` when identical)."""
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    if mask is not None:
-        diff = diff[mask]
-    if diff.size == 0:
-        return float("inf")
-    mse = float(np.mean(diff ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+    from discover_core.metrics import psnr as _psnr
+
+    return _psnr(a, b, mask)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from discover_core import Region
+from discover_core.metrics import psnr
 from discover_core.pipeline import pipeline_from_dict
 
 BASE_PIPELINE = {
@@ -48,14 +49,6 @@ def pipeline_dict(**entropy_options) -> dict:
     d = copy.deepcopy(BASE_PIPELINE)
     d["entropy_model"]["options"].update(entropy_options)
     return d
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    if mask is not None:
-        diff = diff[mask]
-    mse = float(np.mean(diff ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 @pytest.fixture

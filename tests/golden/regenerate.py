@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from discover_core.metrics import psnr
+
 HERE = Path(__file__).resolve().parent
 STREAMS = HERE / "streams"
 WIDTH, HEIGHT = 64, 48
@@ -105,12 +107,6 @@ def chunk_table(stream) -> list[dict[str, Any]]:
     return [{"kind": c.kind, "name": c.name, "length": len(c.payload), "crc32": zlib.crc32(c.payload),
              "labels": list(c.labels), "boxes": [list(b) for b in c.boxes], "tasks": list(c.tasks)}
             for c in stream.chunks]
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    mse = float(np.mean((diff if mask is None else diff[mask]) ** 2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def region_mask(stream) -> np.ndarray | None:
