@@ -272,9 +272,14 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
                     b.advance(job)
             atomic_save_image(out_dir / "pictures" / f"{stem}-side-by-side.png", side_by_side(panels))
     summary = summarise(rows, per_photo, qualities)
-    write_reports(out_dir, pipeline, rows, per_photo, summary, qualities)
+    comp = comparisons(summary)
+    write_reports(out_dir, pipeline, rows, per_photo, summary, comp, qualities)
     if console is not None:
         print_summary(console, summary)
+        console.print("\nrate at equal agreement (lowest measured bpp), BD-rate of PSNR in regions vs AVIF:")
+        console.print(comparisons_markdown(comp), markup=False)
+        found = sum(p["subject_found"] for p in per_photo.values())
+        console.print(f"the grounder found a region on the annotated subject in {found} of {len(per_photo)} photos")
     return out_dir / "index.html"
 
 
@@ -317,6 +322,56 @@ def summarise(rows: list[Row], per_photo: dict, qualities) -> list[dict]:
             entry["decode_s"] = float(np.mean(dec)) if dec else float("nan")
             out.append(entry)
     return out
+
+
+AGREEMENT_LEVELS = (0.8, 1.0)
+
+
+def comparisons(summary: list[dict]) -> dict[str, Any]:
+    """Rate at equal agreement, and Bjøntegaard delta rate of PSNR inside the regions against whole-image AVIF.
+
+    ``bpp_at_agreement[method][head][level]``: the lowest measured bpp at which the method's mean agreement
+    reaches ``level`` (``None`` if no quality point does). ``bd_rate_psnr_in``: the ``bjontegaard``
+    package's BD-rate (percent; negative = fewer bits for the same PSNR inside the task regions) of each
+    method against "avif (same bpp)", where both curves have the same number (>= 4) of points.
+    """
+    methods = list(dict.fromkeys(e["method"] for e in summary))
+    heads = sorted({k[len("agreement["):-1] for e in summary for k in e if k.startswith("agreement[")})
+    at: dict[str, dict] = {}
+    for m in methods:
+        pts = sorted((e["bpp"], e) for e in summary if e["method"] == m)
+        at[m] = {h: {str(level): next((b for b, e in pts if e[f"agreement[{h}]"] >= level - 1e-9), None)
+                     for level in AGREEMENT_LEVELS} for h in heads}
+    bd_rates: dict[str, float | None] = {}
+    anchor = sorted((e["bpp"], e["psnr_in"]) for e in summary if e["method"] == "avif (same bpp)")
+    for m in methods:
+        test = sorted((e["bpp"], e["psnr_in"]) for e in summary if e["method"] == m)
+        bd_rates[m] = None
+        if m == "avif (same bpp)" or len(anchor) < 4 or len(test) != len(anchor):
+            continue
+        if not all(np.isfinite(v) for pair in anchor + test for v in pair):
+            continue
+        import bjontegaard
+
+        try:
+            bd_rates[m] = float(bjontegaard.bd_rate([a[0] for a in anchor], [a[1] for a in anchor],
+                                                    [t[0] for t in test], [t[1] for t in test], method="pchip"))
+        except Exception:  # noqa: BLE001 - curves that do not overlap enough have no BD-rate
+            bd_rates[m] = None
+    return {"bpp_at_agreement": at, "bd_rate_psnr_in": bd_rates}
+
+
+def comparisons_markdown(comp: dict[str, Any]) -> str:
+    lines = ["| method | " + " | ".join(f"bpp at agreement ≥ {lv} ({h})" for h in
+                                          next(iter(comp["bpp_at_agreement"].values()), {})
+                                          for lv in AGREEMENT_LEVELS) + " | BD-rate of PSNR in regions vs AVIF |"]
+    ncols = lines[0].count("|") - 1
+    lines.append("|" + "---|" * ncols)
+    for m, per_head in comp["bpp_at_agreement"].items():
+        cells = [_fmt(v) if v is not None else "not reached" for lv_map in per_head.values() for v in lv_map.values()]
+        bd = comp["bd_rate_psnr_in"].get(m)
+        lines.append("| " + " | ".join([m, *cells, "—" if bd is None else f"{bd:+.1f} %"]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(v) -> str:
@@ -406,19 +461,22 @@ def _md_to_html(md: str) -> str:
 
 
 def write_reports(out_dir: Path, pipeline: Pipeline, rows: list[Row], per_photo: dict, summary: list[dict],
-                  qualities) -> None:
+                  comp: dict, qualities) -> None:
     results = {
         "pipeline": pipeline.config.model_dump(mode="json"),
         "qualities": list(qualities),
         "photos": per_photo,
         "rows": [r.__dict__ for r in rows],
         "summary": summary,
+        "comparisons": comp,
     }
     atomic_write_bytes(out_dir / "results.json", json.dumps(results, indent=1, default=float).encode())
     table = markdown_table(summary)
     details = detail_table(rows)
+    comp_md = comparisons_markdown(results["comparisons"])
     atomic_write_bytes(out_dir / "summary.md",
-                       f"# Means over the photos\n\n{table}\n# Every photo\n\n{details}".encode())
+                       f"# Means over the photos\n\n{table}\n# Rate at equal agreement\n\n{comp_md}\n"
+                       f"# Every photo\n\n{details}".encode())
     plot(summary, out_dir / "rate-agreement.png")
     found = sum(p["subject_found"] for p in per_photo.values())
 
@@ -448,6 +506,9 @@ same PSNR inside the task regions. Agreement: the task head's top-1 on the pictu
 <h2>Means over {len(per_photo)} photos</h2><table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr>
 {sum_rows}</table>
 <p><img src="rate-agreement.png"></p>
+<h2>Rate at equal agreement</h2>{_md_to_html(comp_md)}
+<p>BD-rate: Bjøntegaard delta rate of the PSNR inside the task regions against whole-image AVIF (negative: fewer
+bits for the same fidelity where the task looks).</p>
 <h2>Grounding</h2><p>The grounder found a region on the true subject in {found} of {len(per_photo)} photos.</p>
 <table><tr><th>photo</th><th>subject</th><th>regions (score)</th><th>subject found</th><th>top-1 on original</th></tr>
 {photo_rows}</table>

@@ -70,3 +70,22 @@ def test_demo_with_a_pipeline_without_heads(tmp_path):
                  "--photo", "chelsea", "--quality", "40"]) == 0
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert rows and all(r["agreement"] == {} for r in rows)
+
+
+def test_comparisons_rate_at_agreement_and_bd_rate():
+    from discover_core.demo import comparisons
+
+    def entry(method, bpp, agreement, psnr_in):
+        return {"method": method, "bpp": bpp, "psnr_in": psnr_in, "agreement[h]": agreement}
+
+    anchor = [entry("avif (same bpp)", b, a, p) for b, a, p in
+              ((0.2, 0.5, 30.0), (0.4, 0.8, 33.0), (0.8, 1.0, 36.0), (1.6, 1.0, 39.0))]
+    # Half the bits for the same PSNR inside the regions, agreement reached earlier.
+    test = [entry("task-only", e["bpp"] / 2, a, e["psnr_in"]) for e, a in zip(anchor, (0.8, 1.0, 1.0, 1.0))]
+    comp = comparisons(anchor + test)
+    assert comp["bpp_at_agreement"]["avif (same bpp)"]["h"] == {"0.8": 0.4, "1.0": 0.8}
+    assert comp["bpp_at_agreement"]["task-only"]["h"] == {"0.8": 0.1, "1.0": 0.2}
+    assert comp["bd_rate_psnr_in"]["task-only"] == pytest.approx(-50.0, abs=0.5)
+    assert comp["bd_rate_psnr_in"]["avif (same bpp)"] is None
+    three = comparisons(anchor[:3] + test[:3])
+    assert three["bd_rate_psnr_in"]["task-only"] is None, "BD-rate needs four points"
