@@ -17,7 +17,7 @@ from rich.table import Table
 from . import __version__
 from .bitstream import Stream
 from .config import json_schema, load_config
-from .errors import ConfigError, DiscoverError, InputError, StreamError
+from .errors import ConfigError, DiscoverError, InputError
 from .images import atomic_save_image, atomic_write_bytes, load_image, restore_mode
 from .interfaces import KINDS
 from .plugins import get_registry

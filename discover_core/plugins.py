@@ -9,7 +9,6 @@ raises) is recorded in :attr:`Registry.failures` and skipped; set
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import re
 import traceback

@@ -598,3 +598,18 @@ def load_classifier(
     """(model in eval mode, its preprocessing) for an architecture and a weights spec."""
     b = load_backbone(arch, weights, device)
     return b.model, b.preprocess
+
+
+def backbone_for(component) -> Backbone:
+    """The backbone a component's ``backbone`` / ``weights`` / ``device`` options name.
+
+    Option problems are reported against the component (``grounder 'cam': options.weights: ...``).
+    """
+    from discover_core.errors import ConfigError
+
+    o, ctx = component.options, component.context
+    try:
+        return load_backbone(o.backbone, o.weights, o.device or ctx.device, ctx.base_dir)
+    except ConfigError as e:
+        raise ConfigError(f"{component.kind.replace('_', ' ')} '{component.name}'",
+                          [(f"options.{p}", m) for p, m in e.problems], e.hint) from e

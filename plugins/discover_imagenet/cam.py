@@ -37,10 +37,6 @@ BACKBONE_HELP = (
 )
 
 
-def _rewrap(e: ConfigError, kind: str, name: str) -> ConfigError:
-    return ConfigError(f"{kind} '{name}'", [(f"options.{p}", m) for p, m in e.problems], e.hint)
-
-
 class CamGrounder(Grounder):
     """Boxes from class activation maps of an ImageNet classifier, for candidate labels it knows."""
 
@@ -85,14 +81,10 @@ class CamGrounder(Grounder):
     def __init__(self, options: Options | None = None, context: Context | None = None):
         super().__init__(options, context)
         self.check_requirements()
-        from .backbones import load_backbone
+        from .backbones import backbone_for
         from .classes import imagenet_classes
 
-        o = self.options
-        try:
-            self.backbone = load_backbone(o.backbone, o.weights, o.device or self.context.device, self.context.base_dir)
-        except ConfigError as e:
-            raise _rewrap(e, "grounder", self.name) from e
+        self.backbone = backbone_for(self)
         try:
             self._weight, _ = self.backbone.cam_head()
         except ValueError as e:

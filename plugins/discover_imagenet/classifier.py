@@ -1,7 +1,7 @@
 """The ``imagenet-classifier`` task head: ImageNet-1k top-k classes, agreement and accuracy.
 
-A prediction is JSON: ``{"top5": [class indices, most probable first],
-"probs": [their probabilities], "labels": [their names]}``; ``top5`` holds
+A prediction is JSON: ``{"classes": [class indices, most probable first],
+"probs": [their probabilities], "labels": [their names]}``; ``classes`` holds
 ``top_k`` entries (5 by default).
 
 The default network (torchvision MobileNetV2) differs from the ``cam``
@@ -16,18 +16,18 @@ from typing import Any, Sequence
 import numpy as np
 from pydantic import Field
 
-from discover_core.errors import ConfigError, InputError
+from discover_core.errors import InputError
 from discover_core.interfaces import Context, Options, TaskHead
 
-from .cam import BACKBONE_HELP, WEIGHTS_HELP, _rewrap
+from .cam import BACKBONE_HELP, WEIGHTS_HELP
 
 
 def _top(prediction: Any, index: int, what: str) -> list[int]:
-    top = prediction.get("top5") if isinstance(prediction, dict) else None
+    top = prediction.get("classes") if isinstance(prediction, dict) else None
     ok = isinstance(top, (list, tuple)) and top and all(isinstance(i, int) and not isinstance(i, bool) for i in top)
     if not ok:
         raise InputError(
-            f"{what} {index} is not an imagenet-classifier prediction (needs a non-empty 'top5' list of class indices)",
+            f"{what} {index} is not an imagenet-classifier prediction (needs a non-empty 'classes' list of class indices)",
             "pass what ImagenetClassifier.predict returned",
         )
     return list(top)
@@ -47,19 +47,15 @@ class ImagenetClassifier(TaskHead):
         device: str | None = Field(
             None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device"
         )
-        top_k: int = Field(5, ge=1, le=1000, description="how many classes a prediction lists (the 'top5' key)")
+        top_k: int = Field(5, ge=1, le=1000, description="how many classes a prediction lists (its 'classes' key)")
 
     def __init__(self, options: Options | None = None, context: Context | None = None):
         super().__init__(options, context)
         self.check_requirements()
-        from .backbones import load_backbone
+        from .backbones import backbone_for
         from .classes import imagenet_classes
 
-        o = self.options
-        try:
-            self.backbone = load_backbone(o.backbone, o.weights, o.device or self.context.device, self.context.base_dir)
-        except ConfigError as e:
-            raise _rewrap(e, "task head", self.name) from e
+        self.backbone = backbone_for(self)
         self.classes = imagenet_classes()
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
@@ -77,7 +73,7 @@ class ImagenetClassifier(TaskHead):
         k = min(self.options.top_k, p.size)
         order = np.argsort(-p, kind="stable")[:k]
         return {
-            "top5": [int(i) for i in order],
+            "classes": [int(i) for i in order],
             "probs": [float(p[i]) for i in order],
             "labels": [self.classes.names[i] for i in order],
         }

@@ -158,7 +158,7 @@ def test_expand_grows_about_the_centre_and_clips(frontal, astronaut):
     (r,) = frontal.ground(astronaut, ["face"], META)
     grown = FaceGrounder(FaceGrounder.Options(cascades=["frontalface_default"], expand=1.5))
     (g,) = grown.ground(astronaut, ["face"], META)
-    w, h = r.box[2] - r.box[0], r.box[3] - r.box[1]
+    w, _h = r.box[2] - r.box[0], r.box[3] - r.box[1]
     assert g.box[2] - g.box[0] == pytest.approx(1.5 * w)
     assert (g.box[0] + g.box[2]) / 2 == pytest.approx((r.box[0] + r.box[2]) / 2)
     huge = FaceGrounder(FaceGrounder.Options(cascades=["frontalface_default"], expand=3.0))

@@ -10,7 +10,7 @@ from discover_imagenet import ImagenetClassifier
 
 
 def P(*top):
-    return {"top5": list(top), "probs": [1.0 / len(top)] * len(top), "labels": ["x"] * len(top)}
+    return {"classes": list(top), "probs": [1.0 / len(top)] * len(top), "labels": ["x"] * len(top)}
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,9 @@ def test_score_errors(head):
     with pytest.raises(InputError, match="targets"):
         head.score([P(1)], targets=[1, 2])
     with pytest.raises(InputError, match="prediction 1"):
-        head.score([P(1), {"classes": [1]}])
+        head.score([P(1), {"top5": [1]}])
     with pytest.raises(InputError, match="reference 0"):
-        head.score([P(1)], [{"top5": []}])
+        head.score([P(1)], [{"classes": []}])
     with pytest.raises(InputError, match="did you mean"):
         head.score([P(1)], targets=["tabyy"])
 
@@ -65,8 +65,8 @@ def test_predict_top_k_and_format(mobilenet_v2):
     assert head.backbone is mobilenet_v2
     image = np.full((300, 200, 3), 128, np.uint8)
     pred = head.predict(image)
-    assert len(pred["top5"]) == len(pred["probs"]) == len(pred["labels"]) == 3
-    assert all(type(i) is int for i in pred["top5"]) and all(type(p) is float for p in pred["probs"])
+    assert len(pred["classes"]) == len(pred["probs"]) == len(pred["labels"]) == 3
+    assert all(type(i) is int for i in pred["classes"]) and all(type(p) is float for p in pred["probs"])
     p = head.probabilities(image)
     assert p.shape == (1000,) and abs(p.sum() - 1) < 1e-4
-    assert pred["top5"][0] == int(p.argmax())
+    assert pred["classes"][0] == int(p.argmax())

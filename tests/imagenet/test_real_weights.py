@@ -54,9 +54,9 @@ def test_classifier_head_on_photos(classifier, photos):
 
     pred = classifier.predict(photos["chelsea"])
     json.dumps(pred)
-    assert set(pred) == {"top5", "probs", "labels"} and len(pred["top5"]) == 5
-    assert pred["top5"][0] in CATS
-    assert pred["labels"] == [imagenet_classes().names[i] for i in pred["top5"]]
+    assert set(pred) == {"classes", "probs", "labels"} and len(pred["classes"]) == 5
+    assert pred["classes"][0] in CATS
+    assert pred["labels"] == [imagenet_classes().names[i] for i in pred["classes"]]
     assert pred["probs"] == sorted(pred["probs"], reverse=True)
     preds = [classifier.predict(photos[n]) for n in ("chelsea", "coffee", "grace_hopper")]
     assert classifier.score(preds, preds, ["cat", "espresso", [652, "bow tie"]]) == {
