@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ExtraMissingError
 from .images import atomic_save_image, atomic_write_bytes, from_array
@@ -135,11 +135,13 @@ def _overlaps_subject(regions: list[Region], subject: list, threshold: float = 0
 def draw_regions(image: np.ndarray, regions: list[Region], subject: list | None = None) -> Image.Image:
     img = Image.fromarray(image).convert("RGB")
     d = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=max(12, img.height // 28))
     for box in subject or []:
         d.rectangle(box, outline=(80, 160, 255), width=2)
-    for r in regions:
+    for i, r in enumerate(regions):
         d.rectangle(r.box, outline=(255, 60, 60), width=3)
-        d.text((r.box[0] + 4, r.box[1] + 2), f"{r.label} {r.score:.2f}", fill=(255, 255, 0))
+        d.text((r.box[0] + 4, r.box[1] + 2 + i * font.size), f"{r.label} {r.score:.2f}", fill=(255, 255, 0),
+               font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     return img
 
 
@@ -152,7 +154,7 @@ def side_by_side(panels: list[tuple[str, Image.Image]], height: int = 256) -> Im
     x = 0
     for title, p in scaled:
         canvas.paste(p, (x, 18))
-        d.text((x + 2, 2), title, fill=(0, 0, 0))
+        d.text((x + 2, 2), title, fill=(0, 0, 0), font=ImageFont.load_default(size=13))
         x += p.width + 8
     return canvas
 
@@ -390,6 +392,10 @@ def _summary_columns(summary: list[dict]) -> list[str]:
 
 def print_summary(console, summary: list[dict]) -> None:
     from rich.table import Table
+
+    if not console.is_terminal:  # a log file or a pipe: the Markdown table reads better than a wrapped grid
+        console.print(markdown_table(summary), markup=False)
+        return
 
     cols = _summary_columns(summary)
     table = Table(*cols, title="demo: means over the photos", title_justify="left")

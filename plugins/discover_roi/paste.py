@@ -51,14 +51,22 @@ class Paste(Composer):
     def compose(self, decoded: Decoded) -> np.ndarray:
         w, h = decoded.size
         if decoded.coarse is not None:
-            canvas = resize(decoded.coarse, (w, h), self.options.upsample).astype(np.float32)
+            canvas = resize(decoded.coarse, (w, h), self.options.upsample).copy()
         else:
-            canvas = np.empty((h, w, 3), np.float32)
+            canvas = np.empty((h, w, 3), np.uint8)
             canvas[:] = self.options.fill
+        feather = self.options.feather
         for p in decoded.patches:
             x0, y0, x1, y1 = p.box
-            mask = p.mask if p.mask is not None else np.ones(p.pixels.shape[:2], bool)
-            a = _alpha(mask, self.options.feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))[:, :, None]
             region = canvas[y0:y1, x0:x1]
-            canvas[y0:y1, x0:x1] = a * p.pixels.astype(np.float32) + (1.0 - a) * region
-        return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+            if feather == 0:  # hard edges: copy the pixels, no arithmetic
+                if p.mask is None:
+                    region[...] = p.pixels
+                else:
+                    np.copyto(region, p.pixels, where=p.mask[:, :, None])
+                continue
+            mask = p.mask if p.mask is not None else np.ones(p.pixels.shape[:2], bool)
+            a = _alpha(mask, feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))[:, :, None]
+            blended = a * p.pixels.astype(np.float32) + (1.0 - a) * region.astype(np.float32)
+            region[...] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return canvas
