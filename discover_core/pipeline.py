@@ -19,9 +19,9 @@ from typing import Any, Sequence
 import numpy as np
 from pydantic import ValidationError
 
-from .bitstream import ComponentRecord, Stream
+from .bitstream import MAX_SIDE, ComponentRecord, Stream
 from .config import SLOT_KINDS, ResolvedPipeline, load_config, resolve
-from .errors import DiscoverError, StreamError
+from .errors import DiscoverError, InputError, StreamError
 from .images import from_array, load_image
 from .interfaces import (Component, Composer, Context, EntropyModel, Grounder, ImageMeta, LabelSource, Region,
                          TaskHead, TaskSpec)
@@ -127,6 +127,9 @@ class Pipeline:
             image, meta = load_image(image)
         image = from_array(image)
         meta = meta or ImageMeta(name="array")
+        if max(image.shape[:2]) > MAX_SIDE:
+            raise InputError(f"{meta.name} is {image.shape[1]}x{image.shape[0]}; a stream holds at most "
+                             f"{MAX_SIDE} pixels a side", "split the image into tiles first")
         if regions is None:
             regions = self.ground(image, meta)
         encoded = self.entropy_model.encode(image, list(regions))

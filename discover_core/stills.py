@@ -8,11 +8,19 @@ import numpy as np
 from PIL import Image
 
 FORMATS = {"avif": "AVIF", "webp": "WEBP", "jpeg": "JPEG"}
+MAX_SIDE = {"avif": 65536, "webp": 16383, "jpeg": 65535}
+"""The largest width or height each format can hold."""
 
 
 def encode_still(pixels: np.ndarray, codec: str, quality: int, *, threads: int = 1,
                  speed: int = 6, subsampling: str = "4:2:0") -> bytes:
     """Code an RGB array; the same input and settings give the same bytes."""
+    h, w = pixels.shape[:2]
+    if max(w, h) > MAX_SIDE.get(codec, 1 << 30):
+        from .errors import InputError
+
+        raise InputError(f"a {w}x{h} picture is too large for {codec} (at most {MAX_SIDE[codec]} pixels a side)",
+                         "choose another codec (avif, jpeg) or split the image")
     img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
     buf = io.BytesIO()
     if codec == "avif":

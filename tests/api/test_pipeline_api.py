@@ -101,3 +101,8 @@ def test_grey_source_is_recorded(tmp_path, pipeline):
 def test_labels_are_asked_once(pipeline):
     assert pipeline.labels is pipeline.labels
     assert len(pipeline.labels) == 80 and "cat" in pipeline.labels
+
+
+def test_too_wide_for_a_stream_is_a_user_error(pipeline):
+    with pytest.raises(dc.InputError, match="at most 65536 pixels a side"):
+        pipeline.encode(np.zeros((1, 65537, 3), np.uint8), regions=[])

@@ -240,3 +240,13 @@ def test_decoder_needs_exactly_one_background(make_pipeline, image):
     stream = pipeline.encode(image, regions=[])
     with pytest.raises(ValueError, match="one 'background' side chunk"):
         pipeline.entropy_model.decode(stream.size, stream.header.params, [])
+
+
+def test_too_large_for_the_codec_is_a_user_error():
+    from discover_core.errors import InputError
+    from discover_core.stills import encode_still
+
+    wide = np.zeros((2, 16384, 3), np.uint8)
+    with pytest.raises(InputError, match="too large for webp"):
+        encode_still(wide, "webp", 50)
+    assert encode_still(wide, "jpeg", 50)[:2] == b"\xff\xd8"
