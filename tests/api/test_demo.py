@@ -89,3 +89,12 @@ def test_comparisons_rate_at_agreement_and_bd_rate():
     assert comp["bd_rate_psnr_in"]["avif (same bpp)"] is None
     three = comparisons(anchor[:3] + test[:3])
     assert three["bd_rate_psnr_in"]["task-only"] is None, "BD-rate needs four points"
+
+
+def test_bd_rate_is_withheld_when_curves_barely_overlap():
+    from discover_core.demo import comparisons
+
+    anchor = [{"method": "avif (same bpp)", "bpp": b, "psnr_in": p} for b, p in
+              ((0.2, 30.0), (0.4, 33.0), (0.8, 36.0), (1.6, 39.0))]
+    far = [{"method": "jpeg (same bpp)", "bpp": e["bpp"], "psnr_in": e["psnr_in"] - 8.0} for e in anchor]
+    assert comparisons(anchor + far)["bd_rate_psnr_in"]["jpeg (same bpp)"] is None
