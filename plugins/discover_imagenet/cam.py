@@ -37,6 +37,16 @@ BACKBONE_HELP = (
 )
 
 
+class BackboneOptions(Options):
+    """Options of a component built on an ImageNet classifier (see ``backbones.backbone_for``)."""
+
+    backbone: str = Field("efficientnet_lite0", min_length=1, description=BACKBONE_HELP)
+    weights: str = Field("package", min_length=1, description=WEIGHTS_HELP)
+    device: str | None = Field(
+        None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device"
+    )
+
+
 class CamGrounder(Grounder):
     """Boxes from class activation maps of an ImageNet classifier, for candidate labels it knows."""
 
@@ -44,12 +54,7 @@ class CamGrounder(Grounder):
     requires = ("torch", "torchvision", "timm", "cv2")
     extra = "vision"
 
-    class Options(Options):
-        backbone: str = Field("efficientnet_lite0", min_length=1, description=BACKBONE_HELP)
-        weights: str = Field("package", min_length=1, description=WEIGHTS_HELP)
-        device: str | None = Field(
-            None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device"
-        )
+    class Options(BackboneOptions):
         input_size: int = Field(
             224,
             ge=32,

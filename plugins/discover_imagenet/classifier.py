@@ -19,7 +19,7 @@ from pydantic import Field
 from discover_core.errors import InputError
 from discover_core.interfaces import Context, Options, TaskHead
 
-from .cam import BACKBONE_HELP, WEIGHTS_HELP
+from .cam import BACKBONE_HELP, BackboneOptions
 
 
 def _top(prediction: Any, index: int, what: str) -> list[int]:
@@ -41,12 +41,10 @@ class ImagenetClassifier(TaskHead):
     requires = ("torch", "torchvision", "timm")
     extra = "vision"
 
-    class Options(Options):
+    class Options(BackboneOptions):
+        # A different default network than the cam grounder's, so a pipeline is not judged by the network
+        # that chose its regions.
         backbone: str = Field("mobilenet_v2", min_length=1, description=BACKBONE_HELP)
-        weights: str = Field("package", min_length=1, description=WEIGHTS_HELP)
-        device: str | None = Field(
-            None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device"
-        )
         top_k: int = Field(5, ge=1, le=1000, description="how many classes a prediction lists (its 'classes' key)")
 
     def __init__(self, options: Options | None = None, context: Context | None = None):
