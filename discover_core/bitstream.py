@@ -109,8 +109,10 @@ class Stream:
     # -- construction ----------------------------------------------------
     @classmethod
     def build(cls, *, size: tuple[int, int], mode: str, entropy_model: ComponentRecord,
-              params: dict[str, Any], composer: ComponentRecord, chunks: Sequence[Chunk]) -> "Stream":
-        tasks = sorted({t for c in chunks for t in c.tasks})
+              params: dict[str, Any], composer: ComponentRecord, chunks: Sequence[Chunk],
+              tasks: Iterable[str] = ()) -> "Stream":
+        """A stream of ``chunks``; ``tasks`` names the tasks it was encoded for, even those with no content."""
+        tasks = sorted(set(tasks) | {t for c in chunks for t in c.tasks})
         labels = sorted({lab for c in chunks for lab in c.labels})
         entries = [_entry(c, labels, tasks) for c in chunks]
         header = StreamHeader(
@@ -211,7 +213,7 @@ class Stream:
             raise StreamError("extract needs exactly one of a task name or a list of labels")
         if task is not None:
             if task not in self.header.tasks:
-                known = ", ".join(self.header.tasks) or "(none: the stream has no content chunks)"
+                known = ", ".join(self.header.tasks) or "(none)"
                 raise StreamError(f"the stream has no task '{task}'", f"tasks in this stream: {known}")
             keep = lambda c: task in c.tasks  # noqa: E731
         else:

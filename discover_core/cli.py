@@ -113,9 +113,7 @@ def plugins_show(name: str, kind: str | None) -> None:
 
 
 def _type_name(annotation) -> str:
-    text = getattr(annotation, "__name__", None) if getattr(annotation, "__args__", None) is None else None
-    text = text or str(annotation).replace("typing.", "")
-    return text
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 # -- pipelines ---------------------------------------------------------------

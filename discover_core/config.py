@@ -18,7 +18,6 @@ from .errors import ConfigError
 from .interfaces import KINDS, Options
 from .plugins import Registry, get_registry
 
-SCHEMA_VERSION = 1
 SLOT_KINDS = {
     "label_source": "label_source",
     "grounder": "grounder",

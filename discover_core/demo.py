@@ -239,7 +239,7 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
                 full = var.encode(image, meta, regions=regions)
                 encode_s = time.perf_counter() - t0 + ground_s
                 full_bytes = full.to_bytes()
-                part = _task_part(full, task)
+                part = full.extract(task=task)  # side chunks only where the task found nothing
                 part_bytes = part.to_bytes()
                 atomic_write_bytes(out_dir / "streams" / f"{stem}-q{q}.dscv", full_bytes)
                 atomic_write_bytes(out_dir / "streams" / f"{stem}-q{q}-{task}.dscv", part_bytes)
@@ -286,17 +286,6 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
         found = sum(p["subject_found"] for p in per_photo.values())
         console.print(f"the grounder found a region on the annotated subject in {found} of {len(per_photo)} photos")
     return out_dir / "index.html"
-
-
-def _task_part(full, task: str):
-    """The task's part of a stream; with no task regions, just the side chunks."""
-    if task in full.header.tasks:
-        return full.extract(task=task)
-    from .bitstream import Stream
-
-    sides = [c for c in full.chunks if c.kind == "side"]
-    return Stream.build(size=full.size, mode=full.header.mode, entropy_model=full.header.entropy_model,
-                        params=full.header.params, composer=full.header.composer, chunks=sides)
 
 
 def summarise(rows: list[Row], per_photo: dict, qualities) -> list[dict]:

@@ -140,7 +140,8 @@ class Pipeline:
         h, w = image.shape[:2]
         return Stream.build(size=(w, h), mode=meta.source_mode,
                             entropy_model=_record(self.entropy_model, self.registry), params=encoded.params,
-                            composer=_record(self.composer, self.registry), chunks=chunks)
+                            composer=_record(self.composer, self.registry), chunks=chunks,
+                            tasks=(self.task.name,))
 
     # -- decode ----------------------------------------------------------
     def decode(self, stream: Stream | bytes) -> np.ndarray:

@@ -549,12 +549,6 @@ _CACHE: dict[tuple, Backbone] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def clear_cache() -> None:
-    """Forget every loaded network."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
 def load_backbone(
     arch: str, weights: str | None = "package", device: str | None = "cpu", base_dir: Path | None = None
 ) -> Backbone:
@@ -590,14 +584,6 @@ def load_backbone(
         backbone = Backbone(a, model, pp, source, dev)
         _CACHE[key] = backbone
         return backbone
-
-
-def load_classifier(
-    arch: str, weights: str | None = "package", device: str | None = "cpu"
-) -> tuple[torch.nn.Module, Preprocess]:
-    """(model in eval mode, its preprocessing) for an architecture and a weights spec."""
-    b = load_backbone(arch, weights, device)
-    return b.model, b.preprocess
 
 
 def backbone_for(component) -> Backbone:

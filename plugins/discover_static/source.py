@@ -12,9 +12,6 @@ from pydantic import Field, model_validator
 from discover_core.errors import InputError
 from discover_core.interfaces import LabelSource, Options, TaskSpec
 
-PRESETS = ("coco-80", "imagenet-1k")
-
-
 def preset_labels(name: str) -> list[str]:
     """The labels of a shipped preset (``coco-80``: COCO's 80 categories, ``imagenet-1k``: ImageNet's classes)."""
     text = resources.files(__package__).joinpath("presets", f"{name}.txt").read_text(encoding="utf-8")

@@ -96,6 +96,11 @@ def test_grey_source_is_recorded(tmp_path, pipeline):
     stream = pipe.encode(path)
     assert stream.header.mode == "L"
     assert stream.content_count == 1 and stream.chunks[-1].name == "rest"  # no regions: only the rest
+    # The stream still knows its task: the task's part is the side information alone.
+    assert stream.header.tasks == ["detection"]
+    part = stream.extract(task="detection")
+    assert [c.kind for c in part.chunks] == ["side"]
+    assert dc.decode(part).shape == (512, 512, 3)
 
 
 def test_labels_are_asked_once(pipeline):

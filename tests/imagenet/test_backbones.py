@@ -8,7 +8,7 @@ import torchvision
 
 from discover_core.errors import ConfigError, WeightsError
 from discover_imagenet import backbones
-from discover_imagenet.backbones import Arch, load_backbone, load_classifier, parse_weights, resolve_arch
+from discover_imagenet.backbones import Arch, load_backbone, parse_weights, resolve_arch
 
 
 def _random(arch: str) -> torch.nn.Module:
@@ -52,9 +52,8 @@ def test_user_file_round_trip(tmp_path, arch, suffix):
     with torch.no_grad():
         assert torch.equal(loaded.logits(x), model(x))
     assert not loaded.model.training
-    # the cache hands out the same network, load_classifier too
+    # the cache hands out the same network
     assert load_backbone(arch, str(path), "cpu") is loaded
-    assert load_classifier(arch, str(path), "cpu")[0] is loaded.model
 
 
 def test_wrapped_and_prefixed_state_dict(tmp_path):
