@@ -55,3 +55,37 @@ class WeightsError(DiscoverError):
 
 class ExtraMissingError(PluginError):
     """A component needs an optional dependency that is not installed."""
+
+
+class PayloadError(StreamError):
+    """A chunk payload that passed its checksum but cannot be read as what the header says it is.
+
+    Entropy models raise it from ``decode`` for payloads they cannot read;
+    any other exception from a plugin is reported as a bug of that plugin.
+    """
+
+
+class PluginBug(Exception):
+    """An unexpected exception inside a plugin: shown as a bug of that plugin, not as the user's fault.
+
+    Not a :class:`DiscoverError`: the CLI exits with code 1 and names the
+    distribution to report it to.
+    """
+
+    exit_code = 1
+
+    def __init__(self, kind: str, name: str, distribution: str, version: str, action: str,
+                 error: BaseException):
+        self.kind, self.name, self.distribution, self.version = kind, name, distribution, version
+        self.error = error
+        what = f"{type(error).__name__}: {error}"
+        if isinstance(error, MemoryError):
+            what = "out of memory"
+        elif isinstance(error, ImportError):
+            what = f"an import failed inside the plugin ({type(error).__name__}: {error})"
+        self.message = (f"{kind.replace('_', ' ')} '{name}' ({distribution} {version}) failed while {action}: "
+                        f"{what}")
+        self.hint = (f"this is a bug in {distribution}; report it to its authors with the output of --debug"
+                     if not isinstance(error, MemoryError) else
+                     "the machine ran out of memory; use a smaller image or batch, or a machine with more memory")
+        super().__init__(self.message)

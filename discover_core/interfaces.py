@@ -13,6 +13,7 @@ constructor ``__init__(self, options, context)``. Heavy imports belong in
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
@@ -20,7 +21,7 @@ from typing import Any, ClassVar, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .errors import ExtraMissingError
+from .errors import DiscoverError, ExtraMissingError
 
 KINDS = ("label_source", "grounder", "entropy_model", "composer", "task_head")
 """The five kinds of component, in pipeline order."""
@@ -33,6 +34,23 @@ class Options(BaseModel):
     """Base of every component's options: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PATH_OPTION = {"discover_path": True}
+"""``json_schema_extra`` of an option that names a file or folder: ``Field(..., json_schema_extra=PATH_OPTION)``.
+
+Such options are read only from pipeline files and decode-time options, never from a stream header."""
+
+
+def path_options(options_model: type[BaseModel]) -> frozenset[str]:
+    """The names of an ``Options`` model's fields marked with :data:`PATH_OPTION`."""
+    return frozenset(name for name, f in options_model.model_fields.items()
+                     if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("discover_path"))
+
+
+def normalize_label(label: str) -> str:
+    """The form in which labels are compared everywhere: whitespace collapsed, case folded."""
+    return " ".join(str(label).split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,28 @@ class Encoded:
 
 
 @dataclass(frozen=True)
+class Latent:
+    """A latent-space representation of the whole image, as a learned decoder hands it on.
+
+    ``values`` is a float32 array ``(channels, h, w)`` at ``stride`` image
+    pixels per position (``h == ceil(H / stride)``, ``w == ceil(W / stride)``);
+    ``arrived`` (``(h, w)`` bool) marks the positions whose content chunk
+    arrived (the others hold what the side information predicts). ``space``
+    names what the latent is, so a composer can check it can use it (for
+    example ``"sd-vae"``: the latent of a Stable Diffusion VAE, unscaled).
+    """
+
+    values: np.ndarray
+    stride: int
+    arrived: np.ndarray
+    space: str
+
+    @property
+    def channels(self) -> int:
+        return int(self.values.shape[0])
+
+
+@dataclass(frozen=True)
 class Patch:
     """Decoded pixels of one content chunk, placed at ``box`` in the full image.
 
@@ -117,35 +157,85 @@ class Patch:
     mask: np.ndarray | None = None
 
 
+REPRESENTATIONS = ("pixels", "latent")
+"""What a decoder can hand to a composer (see :class:`Decoded`)."""
+
+
 @dataclass
 class Decoded:
     """What an entropy model's decoder hands to a composer.
 
     ``representation`` names what is inside, so a pipeline can check that its
-    composer accepts it: ``"pixels"`` means ``coarse`` (whole image, any
-    resolution) and ``patches`` are RGB pixels; learned codecs put other
-    representations (latents, masks) into ``extras``.
+    composer accepts it:
+
+    * ``"pixels"``: ``coarse`` (the whole image at any resolution, RGB uint8)
+      and ``patches`` (RGB pixels of the content that arrived);
+    * ``"latent"``: ``latent`` (a :class:`Latent` of the whole image).
+
+    The pipeline fills in ``tasks`` and ``labels`` (those of the content
+    chunks that arrived); the entropy model fills in ``missing``: an ``(H, W)``
+    bool mask of the image area for which no content arrived (``None``:
+    everything arrived), so a composer can condition on it.
     """
 
     size: tuple[int, int]
     """Full image ``(width, height)``."""
-    representation: str = "pixels"
+    representation: Literal["pixels", "latent"] = "pixels"
     coarse: np.ndarray | None = None
     patches: list[Patch] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+    latent: Latent | None = None
+    missing: np.ndarray | None = None
+    tasks: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+def default_cache_dir() -> Path:
+    """``$DISCOVER_CACHE_DIR``, else the platform's cache folder (``~/.cache/discover`` on Linux)."""
+    env = os.environ.get("DISCOVER_CACHE_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "discover" / "Cache"
+    if os.uname().sysname == "Darwin":
+        return Path.home() / "Library" / "Caches" / "discover"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "discover"
 
 
 @dataclass(frozen=True)
 class Context:
-    """Where and how components run."""
+    """Where and how components run: device, seed, the folder relative paths start from, the cache folder."""
 
     device: str = "cpu"
     base_dir: Path = Path(".")
     """Relative paths in options are resolved against this (the pipeline file's folder)."""
+    seed: int = 0
+    """Seed for anything random (sampling, dropout at test time); the same seed gives the same output."""
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    """Where components keep what they compute once (label lists, fingerprints, fetched model files)."""
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+    def cache(self, *parts: str) -> Path:
+        """A folder under the cache folder (created)."""
+        path = self.cache_dir.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def secret(env_var: str, what: str = "an API key") -> str:
+        """The value of the environment variable ``env_var``; secrets never come from files or streams.
+
+        The error names the variable, never a value.
+        """
+        value = os.environ.get(env_var, "")
+        if not value.strip():
+            raise DiscoverError(f"{what} is expected in the environment variable {env_var}, which is not set",
+                                f"export {env_var}=... (the pipeline names the variable, never the key)")
+        return value
 
 
 class Component:
@@ -157,7 +247,22 @@ class Component:
     requires: ClassVar[tuple[str, ...]] = ()
     """Importable modules the component needs at build time."""
     extra: ClassVar[str | None] = None
-    """The pip extra of discover-codec that installs ``requires``."""
+    """The pip extra that installs ``requires``, of the distribution that provides the component
+    (``llm`` in ``discover-saliency[llm]``); the registry fills in the distribution."""
+    distribution: ClassVar[str] = "discover-codec"
+    """Set by the registry to the distribution that registered the component."""
+    format_version: ClassVar[int] = 1
+    """Version of what the component writes into streams (payloads, params), independent of the package
+    version: bump it when an old decoder could no longer read what the encoder writes."""
+    reads_format_versions: ClassVar[tuple[int, int] | None] = None
+    """The inclusive range of ``format_version`` s its decoder reads (``None``: only its own)."""
+    decoder_options: ClassVar[tuple[str, ...] | None] = None
+    """Stream components (entropy models, composers): the options recorded in every stream header, that a
+    decoder must use (``None``: all of them). The others (device, batch size, sampling steps, seed, paths)
+    are decode-time options, not recorded."""
+    model_files: ClassVar[tuple[Any, ...]] = ()
+    """Model files the component can fetch (:class:`discover_core.weights.ModelFiles`), listed and fetched
+    by ``discover models``."""
 
     def __init__(self, options: Options | None = None, context: Context | None = None):
         self.options = options if options is not None else type(self).Options()
@@ -169,6 +274,17 @@ class Component:
         return doc.splitlines()[0] if doc else ""
 
     @classmethod
+    def reads(cls, version: int) -> bool:
+        """Whether the decoder reads what ``format_version`` ``version`` wrote."""
+        lo, hi = cls.reads_format_versions or (cls.format_version, cls.format_version)
+        return lo <= version <= hi
+
+    def weights_fingerprint(self) -> str | None:
+        """``sha256:...`` of the weights the output depends on (:func:`discover_core.weights.fingerprint`),
+        or ``None`` when it has none. Recorded in streams; a decoder with other weights is refused."""
+        return None
+
+    @classmethod
     def missing_requirements(cls) -> list[str]:
         """Modules in ``requires`` that are not importable here."""
         return [m for m in cls.requires if importlib.util.find_spec(m) is None]
@@ -177,17 +293,28 @@ class Component:
     def check_requirements(cls) -> None:
         missing = cls.missing_requirements()
         if missing:
-            extra = cls.extra or "all"
             raise ExtraMissingError(
                 f"{cls.kind.replace('_', ' ')} '{cls.name}' needs {', '.join(missing)}, which is not installed",
-                f"pip install 'discover-codec[{extra}]'",
+                f"pip install {cls.install_hint()}",
             )
+
+    @classmethod
+    def install_hint(cls) -> str:
+        """What to ``pip install`` for ``requires``: ``'dist[extra]'`` of the providing distribution."""
+        return f"'{cls.distribution}[{cls.extra}]'" if cls.extra else f"'{cls.distribution}' with its dependencies"
 
 
 class LabelSource(Component):
     """Task -> candidate labels. Called once per task; the result is reused for every image."""
 
     kind = "label_source"
+
+    @classmethod
+    def known_labels(cls, options: Options, context: Context) -> list[str] | None:
+        """The labels, if they are known without asking a model (static lists); ``None`` otherwise.
+
+        Used by ``discover validate`` for cross-slot checks; must be cheap and never touch the network."""
+        return None
 
     def labels(self, task: TaskSpec) -> list[str]:
         raise NotImplementedError
@@ -198,7 +325,17 @@ class Grounder(Component):
 
     kind = "grounder"
 
+    @classmethod
+    def vocabulary(cls, options: Options, context: Context) -> frozenset[str] | None:
+        """The labels (normalised, :func:`normalize_label`) it can ever return; ``None``: open vocabulary.
+
+        A pipeline hands each grounder only the candidate labels in its vocabulary (and skips a grounder
+        none of whose labels is wanted). Cheap: no model is built."""
+        return None
+
     def ground(self, image: np.ndarray, labels: Sequence[str], meta: ImageMeta) -> list[Region]:
+        """Regions whose ``label`` is one of ``labels`` (compared with :func:`normalize_label`),
+        boxes finite and inside the image, scores in [0, 1]."""
         raise NotImplementedError
 
 
@@ -212,13 +349,26 @@ class EntropyModel(Component):
 
     kind = "entropy_model"
     produces: ClassVar[str] = "pixels"
-    decoder_options: ClassVar[tuple[str, ...] | None] = None
-    """The options the decoder needs, recorded in every stream header (``None``: all of them)."""
+    """The representation its decoder hands on (one of :data:`REPRESENTATIONS`); see :meth:`produces_for`."""
+    latent_space: ClassVar[str | None] = None
+    """For ``"latent"``: the :attr:`Latent.space` it produces."""
+
+    @classmethod
+    def produces_for(cls, options: Options) -> tuple[str, str | None]:
+        """``(representation, latent space)`` decoded with these options (override when an option picks it)."""
+        return cls.produces, cls.latent_space
 
     def encode(self, image: np.ndarray, regions: Sequence[Region]) -> Encoded:
         raise NotImplementedError
 
-    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk]) -> Decoded:
+    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
+               format_version: int) -> Decoded:
+        """Decode any subset of the chunks ``encode`` made (side chunks always present).
+
+        ``format_version`` is the :attr:`format_version` of the encoder that wrote the stream (one that
+        :meth:`reads`). A payload that cannot be read raises :class:`discover_core.errors.PayloadError`;
+        anything else raised here is treated as a bug of the plugin.
+        """
         raise NotImplementedError
 
 
@@ -227,9 +377,22 @@ class Composer(Component):
 
     kind = "composer"
     accepts: ClassVar[frozenset[str]] = frozenset({"pixels"})
+    """Representations it composes (of :data:`REPRESENTATIONS`)."""
+    latent_spaces: ClassVar[frozenset[str] | None] = None
+    """For ``"latent"``: the :attr:`Latent.space` s it understands (``None``: any)."""
+
+    @classmethod
+    def can_compose(cls, representation: str, latent_space: str | None) -> bool:
+        if representation not in cls.accepts:
+            return False
+        return representation != "latent" or cls.latent_spaces is None or latent_space in cls.latent_spaces
 
     def compose(self, decoded: Decoded) -> np.ndarray:
         raise NotImplementedError
+
+    def compose_batch(self, batch: Sequence[Decoded]) -> list[np.ndarray]:
+        """Compose several decodes at once (generative composers batch them); default: one by one."""
+        return [self.compose(d) for d in batch]
 
 
 class TaskHead(Component):
