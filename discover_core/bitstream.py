@@ -23,22 +23,48 @@ chunks; it is a complete, valid stream in its own right.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Sequence
+from typing import Annotated, Any, Iterable, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo,
+                      model_validator)
 
 from .errors import StreamError
-from .interfaces import Chunk
+from .images import MAX_PIXELS
+from .interfaces import Chunk, normalize_label
 
 MAGIC = b"DSCV"
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (1, 1)
+"""(major, minor) this code writes. A reader of 1.x reads every 1.y: headers from a later minor version may
+carry fields it does not know (ignored); for its own or an earlier minor version an unknown field is an error.
+1.1 added ``provider``, ``distribution``, ``format_version`` and ``weights`` to the component records."""
 PREFIX = struct.Struct(">4sBBI")
 CRC = struct.Struct(">I")
 MAX_HEADER_BYTES = 1 << 24
+"""Largest header, compressed or decompressed (16 MiB)."""
 MAX_SIDE = 1 << 16
+"""Largest width or height a header may declare."""
+MAX_HEADER_DEPTH = 32
+"""Deepest nesting of objects and arrays in a header (the header's own structure uses 5 levels)."""
+MAX_CHUNKS = 4096
+"""Most chunks (side and content) a header may list."""
+MAX_BOXES_PER_CHUNK = 1024
+"""Most boxes one chunk may carry; the same box twice in a chunk is an error."""
+MAX_BOXES = 16384
+"""Most boxes all chunks together may carry."""
+MAX_LABELS = 4096
+"""Most labels in the label table (a part lists only the labels of its chunks)."""
+MAX_TASKS = 256
+"""Most tasks in the task table."""
+MAX_NAME_CHARS = 1024
+"""Longest label, task, chunk or component name."""
+MAX_DECODED_AREA = 8
+"""Chunk areas a decoder may have to decode, as a multiple of the canvas: the areas of the rectangles
+bounding each chunk's boxes may add up to at most this many times ``width * height``. (The canvas itself is
+bounded by :data:`discover_core.images.MAX_PIXELS`, the cap enforced on input images.)"""
 
 _KNOWN_MAGICS = {
     b"\x89PNG": "a PNG image",
@@ -50,52 +76,101 @@ _KNOWN_MAGICS = {
     b"\x1f\x8b": "a gzip file",
 }
 
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+IntBoxField = tuple[StrictInt, StrictInt, StrictInt, StrictInt]
+
 
 class _Model(BaseModel):
+    """Header models: unknown fields are errors, unless the header comes from a later minor version."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("later_minor") and isinstance(data, dict):
+            return {k: v for k, v in data.items() if k in cls.model_fields}
+        return data
 
 
 class ComponentRecord(_Model):
     """A component as the decoder must rebuild it."""
 
-    plugin: str
-    version: str = ""
+    plugin: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+    """The component's name."""
+    provider: Name = ""
+    """Entry-point name of the plugin that registered it ("" if unknown): ``plugin: provider:name`` picks it."""
+    distribution: Name = ""
+    """The distribution (pip package) that provided it, for "install X" messages."""
+    version: Name = ""
+    """That distribution's version."""
+    format_version: Annotated[int, Field(strict=True, ge=1, le=1 << 31)] = 1
+    """The component's own :attr:`~discover_core.interfaces.Component.format_version` that wrote the stream."""
     options: dict[str, Any] = Field(default_factory=dict)
+    """Decoder options only."""
+    weights: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    """Fingerprint of the weights the payloads depend on, or ``None``."""
 
 
 class ChunkEntry(_Model):
     kind: Literal["side", "content"]
-    name: str
-    length: int = Field(ge=0)
-    crc32: int = Field(ge=0, lt=1 << 32)
-    labels: list[int] = Field(default_factory=list, description="indices into StreamHeader.labels")
-    boxes: list[tuple[int, int, int, int]] = Field(default_factory=list)
-    tasks: list[int] = Field(default_factory=list, description="indices into StreamHeader.tasks")
+    name: Name
+    length: Count
+    crc32: Annotated[int, Field(strict=True, ge=0, lt=1 << 32)]
+    labels: list[Count] = Field(default_factory=list, max_length=MAX_LABELS,
+                                description="indices into StreamHeader.labels")
+    boxes: list[IntBoxField] = Field(default_factory=list, max_length=MAX_BOXES_PER_CHUNK)
+    tasks: list[Count] = Field(default_factory=list, max_length=MAX_TASKS,
+                               description="indices into StreamHeader.tasks")
 
 
 class StreamHeader(_Model):
-    width: int = Field(ge=1, le=MAX_SIDE)
-    height: int = Field(ge=1, le=MAX_SIDE)
-    mode: str = "RGB"
+    width: Annotated[int, Field(strict=True, ge=1, le=MAX_SIDE)]
+    height: Annotated[int, Field(strict=True, ge=1, le=MAX_SIDE)]
+    mode: Annotated[str, Field(max_length=16)] = "RGB"
     entropy_model: ComponentRecord
     params: dict[str, Any] = Field(default_factory=dict)
     composer: ComponentRecord
-    tasks: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
-    chunks: list[ChunkEntry]
-    content_chunks_encoded: int = Field(ge=0, description="content chunks in the full stream")
+    tasks: list[Name] = Field(default_factory=list, max_length=MAX_TASKS)
+    labels: list[Name] = Field(default_factory=list, max_length=MAX_LABELS)
+    chunks: list[ChunkEntry] = Field(max_length=MAX_CHUNKS)
+    content_chunks_encoded: Count = Field(description="content chunks in the full stream")
 
     @model_validator(mode="after")
     def _check_refs(self) -> "StreamHeader":
+        w, h = self.width, self.height
+        if w * h > MAX_PIXELS:
+            raise ValueError(f"{w}x{h} is more than the {MAX_PIXELS} pixels discover decodes")
+        for table, what in ((self.labels, "label"), (self.tasks, "task")):
+            if len(set(table)) != len(table):
+                raise ValueError(f"the {what} table lists a {what} twice")
+        boxes = area = content = 0
         for i, c in enumerate(self.chunks):
+            content += c.kind == "content"
             if any(not 0 <= j < len(self.labels) for j in c.labels):
                 raise ValueError(f"chunk {i} refers to a label index outside the label table")
             if any(not 0 <= j < len(self.tasks) for j in c.tasks):
                 raise ValueError(f"chunk {i} refers to a task index outside the task table")
+            if len(set(c.labels)) != len(c.labels) or len(set(c.tasks)) != len(c.tasks):
+                raise ValueError(f"chunk {i} lists a label or task twice")
+            if len(set(c.boxes)) != len(c.boxes):
+                raise ValueError(f"chunk {i} lists the same box twice")
             for x0, y0, x1, y1 in c.boxes:
-                if not (0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height):
-                    raise ValueError(f"chunk {i} has box {(x0, y0, x1, y1)} outside the "
-                                     f"{self.width}x{self.height} image")
+                if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+                    raise ValueError(f"chunk {i} has box {(x0, y0, x1, y1)} outside the {w}x{h} image")
+            if c.boxes:
+                boxes += len(c.boxes)
+                area += ((max(b[2] for b in c.boxes) - min(b[0] for b in c.boxes))
+                         * (max(b[3] for b in c.boxes) - min(b[1] for b in c.boxes)))
+        if boxes > MAX_BOXES:
+            raise ValueError(f"the chunks carry {boxes} boxes, more than {MAX_BOXES}")
+        if area > MAX_DECODED_AREA * w * h:
+            raise ValueError(f"the chunks' boxes span {area} pixels, more than {MAX_DECODED_AREA} times "
+                             f"the {w}x{h} image")
+        if self.content_chunks_encoded < content:
+            raise ValueError(f"content_chunks_encoded is {self.content_chunks_encoded}, but {content} content "
+                             f"chunks are present")
         return self
 
 
@@ -105,6 +180,8 @@ class Stream:
 
     header: StreamHeader
     chunks: list[Chunk] = field(default_factory=list)
+    version: tuple[int, int] = FORMAT_VERSION
+    """The format version it is written with: that of the file it was read from (at most ours), else ours."""
 
     # -- construction ----------------------------------------------------
     @classmethod
@@ -127,7 +204,7 @@ class Stream:
         raw = json.dumps(self.header.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"),
                          sort_keys=True, ensure_ascii=False).encode("utf-8")
         packed = zlib.compress(raw, 9)
-        parts = [PREFIX.pack(MAGIC, *FORMAT_VERSION, len(packed)), packed, CRC.pack(zlib.crc32(packed))]
+        parts = [PREFIX.pack(MAGIC, *self.version, len(packed)), packed, CRC.pack(zlib.crc32(packed))]
         parts += [c.payload for c in self.chunks]
         return b"".join(parts)
 
@@ -159,7 +236,7 @@ class Stream:
         if zlib.crc32(packed) != hcrc:
             raise StreamError(f"{source} is corrupt: header checksum mismatch",
                               "the file is damaged; encode the image again")
-        header = _parse_header(packed, source)
+        header = _parse_header(packed, source, later_minor=minor > FORMAT_VERSION[1])
         pos = end + CRC.size
         chunks: list[Chunk] = []
         for i, entry in enumerate(header.chunks):
@@ -181,7 +258,7 @@ class Stream:
         if pos != len(data):
             raise StreamError(f"{source} is corrupt: {len(data) - pos} unexpected bytes after the last chunk",
                               "the file is damaged or was concatenated with something else")
-        return cls(header, chunks)
+        return cls(header, chunks, min((major, minor), FORMAT_VERSION))
 
     # -- inspection ------------------------------------------------------
     @property
@@ -207,50 +284,97 @@ class Stream:
     def extract(self, task: str | None = None, labels: Iterable[str] | None = None) -> "Stream":
         """A stream with the side chunks and only the content chunks of ``task`` or ``labels``.
 
-        Nothing is re-encoded: payloads are copied as they are.
+        Nothing is re-encoded: payloads are copied as they are. The part's header lists only the labels and
+        tasks of the chunks it holds (and the extracted task, even if none of its chunks is there);
+        ``content_chunks_encoded`` stays that of the full stream, so a decoder knows the part is partial.
+        Labels are compared with :func:`~discover_core.interfaces.normalize_label` (case and whitespace).
         """
         if (task is None) == (labels is None):
             raise StreamError("extract needs exactly one of a task name or a list of labels")
+        named: set[str] = set()
         if task is not None:
             if task not in self.header.tasks:
                 known = ", ".join(self.header.tasks) or "(none)"
                 raise StreamError(f"the stream has no task '{task}'", f"tasks in this stream: {known}")
+            named = {task}
             keep = lambda c: task in c.tasks  # noqa: E731
         else:
-            wanted = {lab.strip() for lab in labels if lab.strip()}  # type: ignore[union-attr]
-            if not wanted:
+            asked = {normalize_label(lab): lab.strip() for lab in labels if normalize_label(lab)}  # type: ignore[union-attr]
+            if not asked:
                 raise StreamError("extract was given an empty list of labels",
                                   f"labels in this stream: {', '.join(self.header.labels) or '(none)'}")
-            unknown = wanted - set(self.header.labels)
-            if unknown and unknown == wanted:
+            unknown = set(asked) - {normalize_label(lab) for lab in self.header.labels}
+            if unknown == set(asked):
                 raise StreamError(
-                    f"the stream has no content for label(s) {', '.join(sorted(unknown))}",
+                    f"the stream has no content for label(s) {', '.join(sorted(asked[u] for u in unknown))}",
                     f"labels in this stream: {', '.join(self.header.labels) or '(none)'}")
-            keep = lambda c: bool(wanted.intersection(c.labels))  # noqa: E731
+            keep = lambda c: any(normalize_label(lab) in asked for lab in c.labels)  # noqa: E731
         chunks = [c for c in self.chunks if c.kind == "side" or keep(c)]
-        tasks, labels_ = self.header.tasks, self.header.labels
-        header = self.header.model_copy(update={
-            "chunks": [_entry(c, labels_, tasks) for c in chunks],
+        tasks = sorted(named | {t for c in chunks for t in c.tasks})
+        labels_ = sorted({lab for c in chunks for lab in c.labels})
+        header = StreamHeader.model_validate({
+            **self.header.model_dump(), "tasks": tasks, "labels": labels_,
+            "chunks": [_entry(c, labels_, tasks).model_dump() for c in chunks],
         })
-        return Stream(StreamHeader.model_validate(header.model_dump()), chunks)
+        return Stream(header, chunks, self.version)
 
 
 def _entry(c: Chunk, labels: list[str], tasks: list[str]) -> ChunkEntry:
+    label_at = {lab: i for i, lab in enumerate(labels)}
+    task_at = {t: i for i, t in enumerate(tasks)}
     return ChunkEntry(
         kind=c.kind, name=c.name, length=len(c.payload), crc32=zlib.crc32(c.payload),
-        labels=[labels.index(lab) for lab in c.labels], boxes=[tuple(b) for b in c.boxes],
-        tasks=[tasks.index(t) for t in c.tasks],
+        labels=[label_at[lab] for lab in c.labels], boxes=[tuple(int(v) for v in b) for b in c.boxes],
+        tasks=[task_at[t] for t in c.tasks],
     )
 
 
-def _parse_header(packed: bytes, source: str) -> StreamHeader:
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a header may hold")
+
+
+def _check_json(obj: Any) -> None:
+    """Bounded nesting, strings that are valid Unicode (no lone surrogates), finite numbers."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_HEADER_DEPTH:
+            raise ValueError(f"it is nested deeper than {MAX_HEADER_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate escape (not valid Unicode)") from None
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a number is too large to be finite")
+
+
+def _parse_header(packed: bytes, source: str, later_minor: bool = False) -> StreamHeader:
+    """Decompress, parse strictly and validate; a header from a later minor version may hold unknown fields."""
     try:
         d = zlib.decompressobj()
         raw = d.decompress(packed, MAX_HEADER_BYTES)
         if d.unconsumed_tail or not d.eof:
             raise ValueError("header does not decompress to a complete, bounded document")
-        obj = json.loads(raw.decode("utf-8"))
-        return StreamHeader.model_validate(obj)
+        if d.unused_data:
+            raise ValueError(f"{len(d.unused_data)} bytes follow the compressed header")
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        _check_json(obj)
+        return StreamHeader.model_validate(obj, context={"later_minor": later_minor})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "header"

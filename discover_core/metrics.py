@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from .interfaces import Box, IntBox
+from .regions import image_mask
 
 
 def bpp(num_bytes: int, width: int, height: int) -> float:
@@ -21,10 +22,7 @@ def bpp(num_bytes: int, width: int, height: int) -> float:
 
 def region_mask(width: int, height: int, boxes: Sequence[Box | IntBox]) -> np.ndarray:
     """Boolean ``(height, width)`` mask of the union of ``boxes`` (pixel coordinates, rounded outwards)."""
-    m = np.zeros((height, width), dtype=bool)
-    for x0, y0, x1, y1 in boxes:
-        m[max(0, math.floor(y0)):max(0, math.ceil(y1)), max(0, math.floor(x0)):max(0, math.ceil(x1))] = True
-    return m
+    return image_mask(width, height, boxes)
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -45,16 +43,30 @@ def _tensor(image: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32) / 255.0
 
 
+KERNEL = 11
+"""Side of torchmetrics' Gaussian SSIM window."""
+
+
+def ms_ssim_scales(side: int) -> int:
+    """How many of the 5 standard scales torchmetrics' MS-SSIM accepts for a shorter side of ``side`` pixels.
+
+    torchmetrics requires ``side // max(1, scales - 1) ** 2 > KERNEL - 1`` (its own check, which is
+    stricter than halving the image ``scales - 1`` times), and the coarsest scale must stay larger than
+    the window's half width for its reflection padding: 0 means not even one scale fits.
+    """
+    for scales in range(5, 0, -1):
+        if side // max(1, scales - 1) ** 2 > KERNEL - 1 and side >> (scales - 1) > (KERNEL - 1) // 2:
+            return scales
+    return 0
+
+
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
     """MS-SSIM (torchmetrics) with as many of the 5 standard scales as the image size allows."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
 
     betas = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-    side = min(reference.shape[:2])
-    scales = 5
-    while scales > 1 and side // (2 ** (scales - 1)) <= 10:  # each scale needs > the 11-pixel window
-        scales -= 1
-    if side <= 10:
+    scales = ms_ssim_scales(min(reference.shape[:2]))
+    if scales == 0:
         return float("nan")
     b = betas[:scales]
     b = tuple(x / sum(b) for x in b)
