@@ -17,7 +17,7 @@ from rich.table import Table
 from . import __version__
 from .bitstream import Stream
 from .config import json_schema, load_config
-from .errors import ConfigError, DiscoverError, InputError
+from .errors import ConfigError, DiscoverError, InputError, PluginBug
 from .images import atomic_save_image, atomic_write_bytes, load_image, restore_mode
 from .interfaces import KINDS
 from .plugins import get_registry
@@ -59,9 +59,10 @@ def plugins_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     reg = get_registry()
-    rows = [{"kind": r.kind, "name": r.name, "plugin": r.plugin, "distribution": r.distribution,
-             "version": r.version, "summary": r.cls.summary(),
-             "available": not r.cls.missing_requirements(),
+    rows = [{"kind": r.kind, "name": r.name, "qualified": r.qualified, "plugin": r.plugin,
+             "distribution": r.distribution, "version": r.version, "summary": r.cls.summary(),
+             "ambiguous": (r.kind, r.name) in reg.ambiguous, "format_version": r.cls.format_version,
+             "available": not r.cls.missing_requirements(), "install": r.install_hint(),
              "missing": r.cls.missing_requirements(), "extra": r.cls.extra} for r in reg.all(kind)]
     failures = [{"plugin": f.plugin, "distribution": f.distribution, "version": f.version, "error": f.error}
                 for f in reg.failures]
@@ -72,9 +73,11 @@ def plugins_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     for col in ("kind", "name", "provided by", "summary"):
         table.add_column(col)
     for r in rows:
-        note = "" if r["available"] else f" [yellow](needs {', '.join(r['missing'])}: " \
-                                         f"pip install 'discover-codec[{r['extra'] or 'all'}]')[/]"
-        table.add_row(r["kind"], r["name"], f"{r['distribution']} {r['version']}", r["summary"] + note)
+        note = "" if r["available"] else f" [yellow](needs {', '.join(r['missing'])}: {escape(r['install'])})[/]"
+        if r["ambiguous"]:
+            note += f" [yellow](name shared with another plugin: use {r['qualified']})[/]"
+        table.add_row(r["kind"], r["qualified"] if r["ambiguous"] else r["name"],
+                      f"{r['distribution']} {r['version']}", escape(r["summary"]) + note)
     out.print(table)
     if failures:
         out.print("[red]plugins that failed to load:[/]")
@@ -102,7 +105,7 @@ def plugins_show(name: str, kind: str | None) -> None:
             out.print(doc)
         if r.cls.missing_requirements():
             out.print(f"[yellow]not available: needs {', '.join(r.cls.missing_requirements())} "
-                      f"(pip install 'discover-codec[{r.cls.extra or 'all'}]')[/]")
+                      f"({escape(r.install_hint())})[/]")
         table = Table(show_header=True)
         for col in ("option", "type", "default", "description"):
             table.add_column(col)
@@ -124,13 +127,36 @@ def validate(files: tuple[Path, ...]) -> None:
     bad = 0
     for f in files:
         try:
-            load_config(f)
-            out.print(f"{f}: ok")
+            resolved = load_config(f)
         except ConfigError as exc:
             bad += 1
             console.print(str(exc), markup=False)
+            continue
+        out.print(f"{f}: ok", markup=False)
+        if resolved.source_schema != 2:
+            out.print(f"  schema {resolved.source_schema}: migrated on load; `discover migrate {f} -o {f}` "
+                      f"upgrades the file to schema 2", markup=False)
+        for path, msg in resolved.warnings:
+            out.print(f"  warning: {path}: {msg}", markup=False)
     if bad:
         raise SystemExit(2)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here (may be FILE) instead of stdout.")
+def migrate(file: Path, output: Path | None) -> None:
+    """Rewrite a pipeline file in the current schema (2); comments are not kept."""
+    import yaml
+
+    resolved = load_config(file)
+    text = f"# migrated from schema {resolved.source_schema} by `discover migrate`\n" + \
+        yaml.safe_dump(resolved.data, sort_keys=False, allow_unicode=True)
+    if output:
+        atomic_write_bytes(output, text.encode("utf-8"))
+        out.print(f"wrote {output}", markup=False)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()
@@ -157,23 +183,28 @@ def _outputs(inputs: tuple[Path, ...], out_dir: Path, suffix: str) -> list[Path]
 
 
 def _run_each(items, label: str, work) -> None:
-    """Run ``work`` on each item with a progress bar; user errors are reported and the rest go on."""
-    failed = []
+    """Run ``work`` on each item with a progress bar; errors are reported per item and the rest go on.
+
+    Exit code 2 if any item had a user error, 1 if any hit a plugin bug (and no user error).
+    """
+    code = 0
     with progress() as bar:
         task = bar.add_task(label, total=len(items))
         for item in items:
             try:
                 work(item)
-            except DiscoverError as exc:
+            except (DiscoverError, PluginBug) as exc:
                 if _state["debug"]:
                     raise
-                failed.append(item)
-                console.print(f"[red]error:[/] {escape(exc.message)}")
+                bug = isinstance(exc, PluginBug)
+                code = 2 if (code == 2 or not bug) else 1
+                tag = "plugin bug" if bug else "error"
+                console.print(f"[red]{tag}:[/] {escape(str(item))}: {escape(exc.message)}")
                 if exc.hint:
                     console.print(f"  hint: {exc.hint}", markup=False)
             bar.advance(task)
-    if failed:
-        raise SystemExit(2)
+    if code:
+        raise SystemExit(code)
 
 
 @cli.command()
@@ -187,7 +218,7 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
     """Encode images into structured streams."""
     from .pipeline import load_pipeline
 
-    pipeline = load_pipeline(pipeline_file, device=device)
+    pipeline = load_pipeline(pipeline_file, device=device).build_all()  # a failing component fails once, here
     targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
     table = Table("image", "stream", "bytes", "bpp", "content chunks", "labels")
 
@@ -204,28 +235,77 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
     out.print(table)
 
 
+def _parse_options(pairs: tuple[str, ...], options_file: Path | None) -> dict:
+    """``key=value`` pairs (values read as YAML scalars: 8, 0.5, true, [1, 2]) over an options YAML file."""
+    import yaml
+
+    from .config import load_yaml
+
+    options: dict = {}
+    if options_file is not None:
+        data = load_yaml(options_file)
+        if not isinstance(data, dict):
+            raise ConfigError(str(options_file), [("", "an options file is a mapping of option names to values")])
+        options.update(data)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--option")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            options[key.strip()] = value
+    return options
+
+
 @cli.command()
 @click.argument("streams", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the pictures (<stream stem>.<format>).")
 @click.option("--composer", help="Use this composer instead of the one the stream records.")
+@click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A composer option for this decode (repeatable), e.g. --option steps=8.")
+@click.option("--options", "options_file", type=click.Path(path_type=Path),
+              help="A YAML file of composer options (--option wins over it).")
 @click.option("--format", "fmt", type=click.Choice(["png", "webp", "jpg"]), default="png", show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
-def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, fmt: str, device: str) -> None:
-    """Decode full or partial streams into pictures."""
-    from .interfaces import Context
-    from .pipeline import decode as decode_stream
+@click.option("--seed", default=0, show_default=True, help="Seed of generative composers.")
+def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, option_pairs: tuple[str, ...],
+           options_file: Path | None, fmt: str, device: str, seed: int) -> None:
+    """Decode full or partial streams into pictures.
 
-    comp = None
-    if composer:
-        reg = get_registry().get("composer", composer)
-        reg.cls.check_requirements()
-        comp = reg.cls(reg.cls.Options(), Context(device=device))
+    The entropy model and composer are the ones each stream records (built
+    once for all streams); --composer, --option and --options choose the
+    composer and its decode-time options.
+    """
+    from .interfaces import Context
+    from .pipeline import compose, composer_for, decode_content, decoder_for
+
+    registry = get_registry()
+    context = Context(device=device, seed=seed)
+    options = _parse_options(option_pairs, options_file)
     targets = dict(zip(streams, _outputs(streams, out_dir, "." + fmt)))
+
+    def components(stream: Stream):
+        return (decoder_for(stream, registry, context),
+                composer_for(stream, registry, context, composer, options))
+
+    # Build what the streams need before the loop, so a component that cannot be built fails once.
+    seen: set[str] = set()
+    for path in streams:
+        try:
+            stream = read_stream(path)
+        except DiscoverError:
+            continue  # reported in the loop
+        key = stream.header.entropy_model.model_dump_json() + stream.header.composer.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            components(stream)
 
     def work(path: Path) -> None:
         stream = read_stream(path)
-        image = decode_stream(stream, device=device, composer=comp)
+        em, comp = components(stream)
+        image = compose(decode_content(stream, em), comp)
         atomic_save_image(targets[path], restore_mode(image, stream.header.mode))
 
     _run_each(list(streams), "decoding", work)
@@ -321,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
         if exc.hint:
             console.print(f"  hint: {exc.hint}", markup=False)
+        return exc.exit_code
+    except PluginBug as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        console.print(f"[red]plugin bug:[/] {escape(exc.message)}", markup=True, highlight=False)
+        console.print(f"  hint: {exc.hint}", markup=False)
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0

@@ -53,6 +53,16 @@ def normalize_label(label: str) -> str:
     return " ".join(str(label).split()).casefold()
 
 
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """``labels`` stripped, without empty ones and repeats (compared normalised), first spelling kept, in order."""
+    seen: dict[str, str] = {}
+    for lab in labels:
+        text = " ".join(str(lab).split())
+        if text:
+            seen.setdefault(text.casefold(), text)
+    return list(seen.values())
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A machine task: its name (used to tag and extract chunks) and description."""

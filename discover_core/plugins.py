@@ -4,6 +4,11 @@ Built-in plugins are found exactly like third-party ones: through the
 ``discover`` entry-point group. A plugin that fails to import (or whose hook
 raises) is recorded in :attr:`Registry.failures` and skipped; set
 ``DISCOVER_STRICT_PLUGINS=1`` to re-raise instead.
+
+Two plugins may register the same name (a third-party ``paste`` beside the
+built-in one): both are listed, the plain name is ambiguous, and the
+qualified name ``<plugin>:<name>`` (entry-point name, colon, component name,
+e.g. ``roi:paste``) picks one.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import ExtraMissingError, PluginError
 from .interfaces import KIND_BASES, KINDS, Component
 
 ENTRY_POINT_GROUP = "discover"
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+QUALIFIED_RE = re.compile(r"^(?P<plugin>[A-Za-z0-9_.-]+):(?P<name>[a-z0-9]+(-[a-z0-9]+)*)$")
 HOOK_FOR_KIND = {
     "label_source": "register_label_sources",
     "grounder": "register_grounders",
@@ -52,6 +58,24 @@ class Registration:
     def provider(self) -> str:
         return f"{self.distribution} {self.version} (plugin '{self.plugin}')"
 
+    @property
+    def qualified(self) -> str:
+        """``<plugin>:<name>``: the name that picks this component when another plugin uses the same name."""
+        return f"{self.plugin}:{self.name}"
+
+    def install_hint(self) -> str:
+        """What to install for the component's missing requirements: its own distribution's extra."""
+        extra = self.cls.extra
+        return f"pip install '{self.distribution}[{extra}]'" if extra else f"pip install '{self.distribution}'"
+
+    def check_requirements(self) -> None:
+        """Raise :class:`ExtraMissingError` naming the modules and the extra of the providing distribution."""
+        missing = self.cls.missing_requirements()
+        if missing:
+            raise ExtraMissingError(
+                f"{self.kind.replace('_', ' ')} '{self.name}' needs {', '.join(missing)}, which is not installed",
+                self.install_hint())
+
 
 @dataclass(frozen=True)
 class LoadFailure:
@@ -75,8 +99,10 @@ class Registry:
         self.pm = pluggy.PluginManager("discover")
         self.pm.add_hookspecs(hookspecs)
         self.components: dict[str, dict[str, Registration]] = {k: {} for k in KINDS}
+        """Per kind: every unambiguous plain name, and every qualified name, to its registration."""
         self.failures: list[LoadFailure] = []
-        self.conflicts: dict[tuple[str, str], PluginError] = {}
+        self.ambiguous: dict[tuple[str, str], list[Registration]] = {}
+        """Plain names that several plugins register, to all their registrations."""
 
     # -- loading ---------------------------------------------------------
     def load_entry_points(self) -> "Registry":
@@ -154,21 +180,25 @@ class Registry:
         return register
 
     def _add(self, reg: Registration) -> None:
-        existing = self.components[reg.kind].get(reg.name)
-        if existing is None:
-            self.components[reg.kind][reg.name] = reg
+        table = self.components[reg.kind]
+        if reg.qualified in table:
+            error = PluginError(f"plugin '{reg.plugin}' registers {reg.kind.replace('_', ' ')} '{reg.name}' twice",
+                                "register each component once")
+            if _strict():
+                raise error
+            self._fail(reg.plugin, reg.distribution, reg.version, error)
             return
-        # A duplicate name is an error that names both providers. The name is
-        # unusable until one is removed; the other plugins keep working.
-        error = PluginError(
-            f"{reg.kind.replace('_', ' ')} '{reg.name}' is provided by both "
-            f"{existing.provider} and {reg.provider}",
-            "uninstall one of the two distributions, or rename one component",
-        )
-        if _strict():
-            raise error
-        self.conflicts[(reg.kind, reg.name)] = error
-        self._fail(reg.plugin, reg.distribution, reg.version, error)
+        if "distribution" not in vars(reg.cls):  # who to name in install hints and bug reports
+            reg.cls.distribution = reg.distribution
+        table[reg.qualified] = reg
+        key = (reg.kind, reg.name)
+        if key in self.ambiguous:
+            self.ambiguous[key].append(reg)
+        elif reg.name in table:
+            # Both stay listed and usable by their qualified names; the plain name is ambiguous.
+            self.ambiguous[key] = [table.pop(reg.name), reg]
+        else:
+            table[reg.name] = reg
 
     def _fail(self, plugin: str, distribution: str, version: str, exc: BaseException) -> None:
         self.failures.append(LoadFailure(
@@ -180,31 +210,46 @@ class Registry:
 
     # -- lookup ----------------------------------------------------------
     def names(self, kind: str) -> list[str]:
-        return sorted(self.components[kind])
+        """Plain names of the components of ``kind`` (ambiguous ones included)."""
+        return sorted({r.name for r in self.components[kind].values()})
 
     def all(self, kind: str | None = None) -> Iterable[Registration]:
+        """Every registration (each once), by kind and name."""
         for k in KINDS if kind is None else (kind,):
-            for name in self.names(k):
-                yield self.components[k][name]
+            regs = {r.qualified: r for r in self.components[k].values()}
+            yield from sorted(regs.values(), key=lambda r: (r.name, r.plugin))
+
+    def ambiguity_error(self, kind: str, name: str) -> PluginError:
+        regs = self.ambiguous[(kind, name)]
+        return PluginError(
+            f"{kind.replace('_', ' ')} '{name}' is provided by "
+            + " and ".join(f"{r.provider}" for r in regs),
+            "name one of them: " + ", ".join(f"`plugin: {r.qualified}`" for r in regs))
 
     def get(self, kind: str, name: str) -> Registration:
-        """The registration of ``name`` among ``kind``; a clear error with suggestions if absent."""
+        """The registration of ``name`` (or ``plugin:name``) among ``kind``; a clear error if absent or ambiguous."""
         if kind not in self.components:
             raise PluginError(f"unknown component kind '{kind}'", f"kinds are: {', '.join(KINDS)}")
-        if (kind, name) in self.conflicts:
-            raise self.conflicts[(kind, name)]
+        if (kind, name) in self.ambiguous:
+            raise self.ambiguity_error(kind, name)
         try:
             return self.components[kind][name]
         except KeyError:
             raise PluginError(self.unknown_message(kind, name), self.unknown_hint(kind)) from None
 
     def find(self, name: str) -> list[Registration]:
-        """Every component called ``name``, of any kind."""
-        return [self.components[k][name] for k in KINDS if name in self.components[k]]
+        """Every component called ``name`` (or ``plugin:name``), of any kind."""
+        out = []
+        for k in KINDS:
+            if (k, name) in self.ambiguous:
+                out += self.ambiguous[(k, name)]
+            elif name in self.components[k]:
+                out.append(self.components[k][name])
+        return out
 
     def unknown_message(self, kind: str, name: str) -> str:
         label = kind.replace("_", " ")
-        close = difflib.get_close_matches(name, self.names(kind), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(name, self.names(kind) + sorted(self.components[kind]), n=1, cutoff=0.5)
         msg = f"unknown {label} '{name}'"
         if close:
             msg += f"; did you mean '{close[0]}'?"

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from discover_core.errors import InputError
-from discover_core.interfaces import Grounder, ImageMeta, Options, Region
+from discover_core.interfaces import Grounder, ImageMeta, Options, PATH_OPTION, Region, normalize_label
 
 
 def _bad(path: Path, why: str) -> InputError:
@@ -71,7 +71,7 @@ class BoxesGrounder(Grounder):
 
     class Options(Options):
         file: str = Field(description="JSON file of boxes (per-image lists or COCO format); "
-                                      "relative to the pipeline file")
+                                      "relative to the pipeline file", json_schema_extra=PATH_OPTION)
         format: Literal["auto", "list", "coco"] = Field("auto", description="file format; auto looks at its keys")
         min_score: float = Field(0.0, ge=0.0, le=1.0, description="drop boxes scored below this")
         filter_labels: bool = Field(True, description="keep only boxes whose label is a candidate label "
@@ -94,16 +94,16 @@ class BoxesGrounder(Grounder):
             raise InputError(f"box file {self.path} lists no image '{meta.name}'",
                              "add it to the file, or set `grounder.options.missing: empty`")
         h, w = image.shape[:2]
-        wanted = {lab.lower(): lab for lab in labels}
+        wanted = {normalize_label(lab): lab for lab in labels}
         out = []
         for r in regions:
             if r.score < self.options.min_score:
                 continue
             label = r.label
             if self.options.filter_labels:
-                if r.label.lower() not in wanted:
+                if normalize_label(r.label) not in wanted:
                     continue
-                label = wanted[r.label.lower()]
+                label = wanted[normalize_label(r.label)]
             x0, y0, x1, y1 = r.box
             box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
             if box[2] > box[0] and box[3] > box[1]:

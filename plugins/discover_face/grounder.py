@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from discover_core.errors import ExtraMissingError, InputError, WeightsError
-from discover_core.interfaces import Grounder, ImageMeta, Options, Region
+from discover_core.interfaces import Grounder, ImageMeta, Options, PATH_OPTION, Region, normalize_label
 
 CascadeName = Literal["frontalface_default", "frontalface_alt", "frontalface_alt2", "profileface"]
 CASCADE_FILES: dict[str, str] = {
@@ -153,7 +153,7 @@ class FaceGrounder(Grounder):
         cascade_file: str | None = Field(
             None, description="a cascade XML of your own, used instead of `cascades` (opencv: Haar or LBP) "
                               "or of scikit-image's LBP cascade (skimage: LBP only); relative to the "
-                              "pipeline file")
+                              "pipeline file", json_schema_extra=PATH_OPTION)
         mirror_profile: bool = Field(
             True, description="also run profile cascades on the mirrored image, so faces turned either "
                               "way are found (a profile cascade finds one side only)")
@@ -186,7 +186,7 @@ class FaceGrounder(Grounder):
         @field_validator("aliases")
         @classmethod
         def _clean_aliases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-            out = tuple(a.strip().casefold() for a in v)
+            out = tuple(normalize_label(a) for a in v)
             if any(not a for a in out):
                 raise ValueError("aliases must not be empty strings")
             return out
@@ -275,10 +275,14 @@ class FaceGrounder(Grounder):
 
     # -- grounding --------------------------------------------------------------------------
 
+    @classmethod
+    def vocabulary(cls, options: Options, context) -> frozenset[str]:
+        return frozenset(normalize_label(a) for a in options.aliases)
+
     def match_label(self, labels: Sequence[str]) -> str | None:
         """The first candidate label that is one of the aliases (as given), or None."""
         for lab in labels:
-            if str(lab).strip().casefold() in self._aliases:
+            if normalize_label(lab) in self._aliases:
                 return lab
         return None
 

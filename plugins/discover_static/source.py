@@ -10,7 +10,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from discover_core.errors import InputError
-from discover_core.interfaces import LabelSource, Options, TaskSpec
+from discover_core.interfaces import LabelSource, Options, PATH_OPTION, TaskSpec, unique_labels
 
 def preset_labels(name: str) -> list[str]:
     """The labels of a shipped preset (``coco-80``: COCO's 80 categories, ``imagenet-1k``: ImageNet's classes)."""
@@ -58,7 +58,7 @@ class StaticLabels(LabelSource):
             None, description="a shipped label list: coco-80 (COCO categories) or imagenet-1k (ImageNet classes)")
         file: str | None = Field(
             None, description="a .txt file (one label per line, # comments) or a .yaml list; "
-                              "relative to the pipeline file")
+                              "relative to the pipeline file", json_schema_extra=PATH_OPTION)
         labels: list[str] | None = Field(None, description="labels given inline")
 
         @model_validator(mode="after")
@@ -67,6 +67,10 @@ class StaticLabels(LabelSource):
                 raise ValueError("give at least one of preset, file or labels")
             return self
 
+    @classmethod
+    def known_labels(cls, options: Options, context) -> list[str]:
+        return cls(options, context).labels(TaskSpec("validate"))
+
     def labels(self, task: TaskSpec) -> list[str]:
         out: list[str] = []
         if self.options.preset:
@@ -74,4 +78,4 @@ class StaticLabels(LabelSource):
         if self.options.file:
             out += read_label_file(self.context.resolve(self.options.file))
         out += [s.strip() for s in self.options.labels or [] if s.strip()]
-        return list(dict.fromkeys(out))
+        return unique_labels(out)

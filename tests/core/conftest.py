@@ -12,11 +12,21 @@ from discover_core.metrics import psnr
 from discover_core.pipeline import pipeline_from_dict
 
 BASE_PIPELINE = {
+    "schema_version": 2,
+    "name": "core-tests",
+    "tasks": [{"name": "detection", "description": "animals",
+               "label_source": {"plugin": "static", "options": {"labels": ["cat", "dog", "bird"]}}}],
+    # Never built: the tests pass regions to encode() themselves.
+    "grounders": [{"plugin": "boxes", "options": {"file": "boxes.json"}}],
+    "entropy_model": {"plugin": "roi-image", "options": {"codec": "jpeg"}},
+    "composer": {"plugin": "paste", "options": {}},
+}
+
+BASE_PIPELINE_V1 = {
     "schema_version": 1,
     "name": "core-tests",
     "task": {"name": "detection", "description": "animals"},
     "label_source": {"plugin": "static", "options": {"labels": ["cat", "dog", "bird"]}},
-    # Never built: the tests pass regions to encode() themselves.
     "grounder": {"plugin": "boxes", "options": {"file": "boxes.json"}},
     "entropy_model": {"plugin": "roi-image", "options": {"codec": "jpeg"}},
     "composer": {"plugin": "paste", "options": {}},
@@ -70,6 +80,16 @@ def regions() -> tuple[Region, ...]:
 @pytest.fixture(scope="session")
 def psnr_fn():
     return psnr
+
+
+@pytest.fixture(scope="session")
+def make_v1_dict():
+    """``make_v1_dict(**entropy_options)``: the same pipeline as a schema 1 mapping."""
+    def make(**entropy_options):
+        d = copy.deepcopy(BASE_PIPELINE_V1)
+        d["entropy_model"]["options"].update(entropy_options)
+        return d
+    return make
 
 
 @pytest.fixture(scope="session")

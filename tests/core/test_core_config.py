@@ -29,27 +29,28 @@ def problems_of(exc: pytest.ExceptionInfo) -> dict[str, str]:
 def test_valid_file_passes(tmp_path, make_dict):
     path = write(tmp_path, make_dict(codec="webp", region_quality=33))
     resolved = load_config(path)
-    assert resolved.config.task.name == "detection"
+    assert resolved.config.tasks[0].name == "detection"
     assert resolved.options["entropy_model"].codec == "webp"
     assert resolved.options["entropy_model"].region_quality == 33
     assert resolved.options["entropy_model"].background_quality == 50  # default filled in
-    assert resolved.options["grounder"].file == "boxes.json"
+    assert resolved.options["grounders[0]"].file == "boxes.json"
     assert resolved.base_dir == tmp_path.resolve()
+    assert resolved.source_schema == 2 and resolved.warnings == []
 
 
 def test_all_errors_are_collected_with_paths(tmp_path, make_dict):
     data = make_dict()
-    data["grounder"]["options"].update(min_score=1.5, bogus_option=3)
+    data["grounders"][0]["options"].update(min_score=1.5, bogus_option=3)
     data["entropy_model"]["plugin"] = "roi-imag"
     del data["composer"]
     path = write(tmp_path, data)
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     problems = problems_of(exc)
-    assert set(problems) == {"grounder.options.min_score", "grounder.options.bogus_option",
+    assert set(problems) == {"grounders[0].options.min_score", "grounders[0].options.bogus_option",
                              "entropy_model.plugin", "composer"}, exc.value.problems
-    assert "less than or equal to 1" in problems["grounder.options.min_score"]
-    assert problems["grounder.options.bogus_option"] == "unknown option"
+    assert "less than or equal to 1" in problems["grounders[0].options.min_score"]
+    assert problems["grounders[0].options.bogus_option"] == "unknown option"
     assert "did you mean 'roi-image'?" in problems["entropy_model.plugin"]
     assert "installed entropy models: roi-image" in problems["entropy_model.plugin"]
     assert problems["composer"] == "required but missing"
@@ -63,35 +64,37 @@ def test_all_errors_are_collected_with_paths(tmp_path, make_dict):
 def test_errors_of_both_stages_include_task_heads(make_dict):
     data = make_dict()
     del data["composer"]                                  # stage 1
-    data["task_heads"] = [{"plugin": "no-such-head", "options": {}}]  # stage 2
+    data["tasks"][0]["task_heads"] = [{"plugin": "no-such-head", "options": {}}]  # stage 2
     with pytest.raises(ConfigError) as exc:
         resolve(data, "p.yaml")
     problems = problems_of(exc)
     assert "composer" in problems
-    assert "task_heads[0].plugin" in problems, exc.value.problems
-    assert "unknown task head 'no-such-head'" in problems["task_heads[0].plugin"]
+    assert "tasks[0].task_heads[0].plugin" in problems, exc.value.problems
+    assert "unknown task head 'no-such-head'" in problems["tasks[0].task_heads[0].plugin"]
 
 
 def test_stage_two_collects_every_slot(make_dict):
     data = make_dict(region_quality=0, nonsense=True)
     data["composer"] = {"plugin": "pastee", "options": {}}
-    data["label_source"]["options"] = {}
+    data["tasks"][0]["label_source"]["options"] = {}
     with pytest.raises(ConfigError) as exc:
         resolve(data, "p.yaml")
     problems = problems_of(exc)
     assert set(problems) == {"entropy_model.options.region_quality", "entropy_model.options.nonsense",
-                             "composer.plugin", "label_source.options"}, exc.value.problems
+                             "composer.plugin", "tasks[0].label_source.options"}, exc.value.problems
     assert "did you mean 'paste'?" in problems["composer.plugin"]
-    assert "give at least one of preset, file or labels" in problems["label_source.options"]
+    assert "give at least one of preset, file or labels" in problems["tasks[0].label_source.options"]
 
 
 @pytest.mark.parametrize("change, path", [
-    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d.update(schema_version=3), "schema_version"),
     (lambda d: d.update(extra_key=1), "extra_key"),
-    (lambda d: d["task"].update(name="has spaces"), "task.name"),
-    (lambda d: d["grounder"].update(plugin=3), "grounder.plugin"),
-    (lambda d: d["grounder"].update(options=[1, 2]), "grounder.options"),
-    (lambda d: d.update(task_heads={"plugin": "x"}), "task_heads"),
+    (lambda d: d["tasks"][0].update(name="has spaces"), "tasks[0].name"),
+    (lambda d: d["grounders"][0].update(plugin=3), "grounders[0].plugin"),
+    (lambda d: d["grounders"][0].update(options=[1, 2]), "grounders[0].options"),
+    (lambda d: d["tasks"][0].update(task_heads={"plugin": "x"}), "tasks[0].task_heads"),
+    (lambda d: d.update(grounders=[]), "grounders"),
+    (lambda d: d["tasks"].append(dict(d["tasks"][0])), "tasks"),
 ])
 def test_shape_errors_have_paths(make_dict, change, path):
     data = make_dict()
@@ -115,7 +118,7 @@ def test_non_mapping_yaml(tmp_path, text, expected):
 
 
 def test_invalid_yaml_reports_line_number(tmp_path):
-    path = write(tmp_path, "schema_version: 1\ntask:\n  name: x\ngrounder: {plugin: boxes\nother: 1\n")
+    path = write(tmp_path, "schema_version: 2\ntasks:\n  - name: x\ngrounders: [{plugin: boxes\nother: 1\n")
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     [(where, message)] = exc.value.problems
@@ -134,7 +137,14 @@ def test_missing_file(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_config(tmp_path)
-    assert "cannot read the file" in str(exc.value)
+    assert "not a regular file" in str(exc.value)
+
+
+def test_path_below_a_file(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError) as exc:
+        load_config(tmp_path / "a-file" / "pipeline.yaml")
+    assert exc.value.problems == [("", "file not found")]
 
 
 def test_config_never_imports_by_path(make_dict):
@@ -180,7 +190,7 @@ def test_schema_covers_installed_plugins(schema):
 
 def test_examples_exist_and_default_is_mirrored():
     names = {p.name for p in EXAMPLES}
-    assert {"classification-cam.yaml", "oracle-boxes.yaml", "faces.yaml"} <= names
+    assert {"classification-cam.yaml", "oracle-boxes.yaml", "faces.yaml", "classification-and-faces.yaml"} <= names
     from discover_core.demo import default_pipeline_path
 
     mirrored = next(p for p in EXAMPLES if p.name == "classification-cam.yaml")

@@ -260,7 +260,7 @@ def test_bad_name_reraises_in_strict_mode(fake_plugins, monkeypatch):
 
 
 # -- duplicates -----------------------------------------------------------------------------
-def test_duplicate_name_is_an_error_naming_both_providers(fake_plugins):
+def test_a_name_shared_with_a_builtin_is_ambiguous_and_both_are_listed(fake_plugins):
     fake_plugins("dupe", DUPLICATE)
     registry = Registry().load_entry_points()
     version = metadata.version("discover-codec")
@@ -270,15 +270,25 @@ def test_duplicate_name_is_an_error_naming_both_providers(fake_plugins):
     assert "'roi-image'" in message
     assert f"discover-codec {version} (plugin 'roi')" in message
     assert f"{DIST_NAME} {DIST_VERSION} (plugin 'dupe')" in message
-    assert exc.value.hint
-    # It is listed with the failures, and the other components keep working.
-    assert any("roi-image" in f.error for f in registry.failures)
+    assert "roi:roi-image" in exc.value.hint and "dupe:roi-image" in exc.value.hint
+    # Nobody is marked as failed: both are listed, and the qualified names pick one.
+    assert not registry.failures
+    listed = {(r.plugin, r.distribution) for r in registry.all("entropy_model") if r.name == "roi-image"}
+    assert listed == {("roi", "discover-codec"), ("dupe", DIST_NAME)}
+    assert registry.get("entropy_model", "roi:roi-image").distribution == "discover-codec"
+    assert registry.get("entropy_model", "dupe:roi-image").cls.__name__ == "Impostor"
+    assert registry.names("entropy_model").count("roi-image") == 1
+    assert len(registry.find("roi-image")) == 2
+    assert_builtins_work_but_roi_image(registry)
+
+
+def assert_builtins_work_but_roi_image(registry: Registry) -> None:
     assert registry.get("composer", "paste").plugin == "roi"
     assert registry.get("grounder", "boxes").plugin == "boxes"
     assert registry.get("label_source", "static").plugin == "static"
 
 
-def test_duplicate_name_fails_pipeline_validation(fake_plugins, make_dict):
+def test_an_ambiguous_name_fails_validation_and_the_qualified_name_passes(fake_plugins, make_dict):
     fake_plugins("dupe", DUPLICATE)
     registry = Registry().load_entry_points()
     with pytest.raises(ConfigError) as exc:
@@ -286,15 +296,42 @@ def test_duplicate_name_fails_pipeline_validation(fake_plugins, make_dict):
     paths = dict(exc.value.problems)
     assert "entropy_model.plugin" in paths, exc.value.problems
     assert f"{DIST_NAME} {DIST_VERSION}" in paths["entropy_model.plugin"]
-    assert "discover-codec" in paths["entropy_model.plugin"]
+    assert "`plugin: roi:roi-image`" in paths["entropy_model.plugin"]
     assert len(exc.value.problems) == 1
+    data = make_dict()
+    data["entropy_model"]["plugin"] = "roi:roi-image"
+    resolved = resolve(data, "dup.yaml", registry=registry)
+    assert resolved.options["entropy_model"].codec == "jpeg"
 
 
-def test_duplicate_name_reraises_in_strict_mode(fake_plugins, monkeypatch):
+def test_a_stream_names_its_provider_so_decoding_picks_the_right_one(fake_plugins, make_dict, image, regions):
+    from discover_core.pipeline import decode, pipeline_from_dict
+
+    clean = pipeline_from_dict(make_dict(codec="jpeg"))
+    data = clean.encode(image, regions=regions).to_bytes()
     fake_plugins("dupe", DUPLICATE)
-    monkeypatch.setenv("DISCOVER_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match="provided by both"):
-        Registry().load_entry_points()
+    registry = Registry().load_entry_points()
+    assert decode(data, registry=registry).shape == image.shape  # provider 'roi' recorded: no ambiguity
+
+
+def test_one_plugin_registering_a_name_twice_is_recorded(fake_plugins):
+    fake_plugins("twice", GOOD.replace("register(Fancy)", "register(Fancy)\n    register(Fancy)"))
+    registry = Registry().load_entry_points()
+    assert "registers composer 'fake-fancy' twice" in failure_of(registry, "twice").error
+    assert registry.get("composer", "fake-fancy").plugin == "twice"
+
+
+def test_extra_hint_names_the_providing_distribution(fake_plugins):
+    fake_plugins("needy", GOOD.replace('name = "fake-fancy"', 'name = "fake-fancy"\n    requires = ("surely_absent_mod",)\n'
+                                       '    extra = "llm"'))
+    registry = Registry().load_entry_points()
+    reg = registry.get("composer", "fake-fancy")
+    assert reg.install_hint() == f"pip install '{DIST_NAME}[llm]'"
+    from discover_core.errors import ExtraMissingError
+
+    with pytest.raises(ExtraMissingError) as exc:
+        reg.check_requirements()
+    assert "surely_absent_mod" in exc.value.message and f"{DIST_NAME}[llm]" in exc.value.hint
 
 
 def test_same_name_in_different_kinds_is_allowed():

@@ -1,0 +1,76 @@
+"""Building components once per process, and calling into plugins so their bugs are shown as bugs.
+
+One process builds each (component, options, context) once: every pipeline,
+variant, ``discover decode`` of many streams and ``discover.decode`` call
+reuses the same built models. A component that fails to build fails the same
+way every time it is asked for, without trying again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, TypeVar
+
+from .errors import DiscoverError, PluginBug
+from .interfaces import Component, Context, Options
+from .plugins import Registration, Registry
+
+T = TypeVar("T")
+_built: dict[tuple, Component | BaseException] = {}
+_lock = threading.RLock()
+
+
+def _key(reg: Registration, options: Options, context: Context) -> tuple:
+    return (reg.kind, reg.qualified, reg.version, json.dumps(options.model_dump(mode="json"), sort_keys=True),
+            context.device, str(context.base_dir.resolve()), context.seed, str(context.cache_dir))
+
+
+def build(registry: Registry, kind: str, name: str, options: Options, context: Context) -> Component:
+    """The component ``name`` of ``kind`` built with ``options`` in ``context``: built on first use, then shared."""
+    reg = registry.get(kind, name)
+    key = _key(reg, options, context)
+    with _lock:
+        found = _built.get(key)
+        if found is None:
+            try:
+                reg.check_requirements()
+                found = call(reg, "being built", reg.cls, options, context)
+                found._discover_registration = reg  # type: ignore[attr-defined]
+            except (DiscoverError, PluginBug) as exc:
+                found = exc
+            _built[key] = found
+    if isinstance(found, BaseException):
+        raise found
+    return found
+
+
+def registration(component: Component) -> Registration | None:
+    """The registration a component was built from (``None`` if it was built by hand)."""
+    return getattr(component, "_discover_registration", None)
+
+
+def clear() -> None:
+    """Forget every built component (frees their memory once nothing else holds them)."""
+    with _lock:
+        _built.clear()
+
+
+def call(who: Component | Registration, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args)``; an exception that is not a :class:`DiscoverError` becomes a :class:`PluginBug` of ``who``."""
+    try:
+        return fn(*args, **kwargs)
+    except (DiscoverError, PluginBug, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else is the plugin's own bug (or out of memory)
+        raise bug(who, action, exc) from exc
+
+
+def bug(who: Component | Registration, action: str, exc: BaseException) -> PluginBug:
+    """A :class:`PluginBug` naming the component and the distribution that provided it."""
+    reg = who if isinstance(who, Registration) else registration(who)
+    if reg is not None:
+        return PluginBug(reg.kind, reg.name, reg.distribution, reg.version, action, exc)
+    cls = type(who)
+    return PluginBug(getattr(cls, "kind", "component"), getattr(cls, "name", cls.__name__),
+                     getattr(cls, "distribution", "?"), "", action, exc)
