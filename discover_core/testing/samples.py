@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..interfaces import ImageMeta, Region
+from ..interfaces import Decoded, ImageMeta, Patch, Region
 
 SAMPLE_SIZE = (96, 64)
 """Default ``(width, height)`` of the sample image."""
@@ -133,6 +133,42 @@ def tiny_pipeline_dict(box_file: str | Path, task: str = "shapes") -> dict:
         "composer": {"plugin": "paste", "options": {}},
         "task_heads": [],
     }
+
+
+def synthetic_pixel_decodes() -> list[tuple[str, Decoded]]:
+    """Hand-made ``"pixels"`` decodes: partial patches, masks, no coarse content, a ``missing`` mask, tasks
+    and labels, tiny and odd sizes."""
+    def img(w: int, h: int, seed: int = 0) -> np.ndarray:
+        return sample_image(w, h, seed)
+
+    def mask(w: int, h: int) -> np.ndarray:
+        m = np.zeros((h, w), bool)
+        m[: max(1, h // 2), :] = True
+        m[:, : max(1, w // 3)] = True
+        return m
+
+    W, H = SAMPLE_SIZE
+    return [
+        ("coarse + masked and plain patches", Decoded(
+            size=(W, H), coarse=img(W // 8, H // 8),
+            patches=[Patch((8, 8, 40, 32), img(32, 24, 1), ("square",), mask(32, 24)),
+                     Patch((50, 4, 90, 40), img(40, 36, 2), ("disc",)),
+                     Patch((0, 0, W, H), img(W, H, 3), (), None)][::-1],
+            tasks=("shapes",), labels=("disc", "square"))),
+        ("coarse only", Decoded(size=(W, H), coarse=img(12, 8))),
+        ("coarse at full size", Decoded(size=(W, H), coarse=img(W, H))),
+        ("coarse with another aspect", Decoded(size=(W, H), coarse=img(5, 17))),
+        ("coarse, one patch, the rest missing", Decoded(
+            size=(W, H), coarse=img(12, 8), patches=[Patch((8, 8, 40, 32), img(32, 24, 1), ("square",))],
+            missing=~mask(W, H), tasks=("shapes",), labels=("square",))),
+        ("patches at the corners, no coarse", Decoded(
+            size=(W, H), patches=[Patch((0, 0, 3, 2), img(3, 2)), Patch((W - 5, H - 7, W, H), img(5, 7))])),
+        ("nothing at all", Decoded(size=(W, H), missing=np.ones((H, W), bool))),
+        ("1x1", Decoded(size=(1, 1), coarse=img(1, 1), patches=[Patch((0, 0, 1, 1), img(1, 1, 4))])),
+        ("7x5, patch over everything", Decoded(size=(7, 5), coarse=img(1, 1),
+                                               patches=[Patch((0, 0, 7, 5), img(7, 5), ("x",), mask(7, 5))])),
+        ("33x17", Decoded(size=(33, 17), coarse=img(4, 2), patches=[Patch((30, 1, 33, 17), img(3, 16))])),
+    ]
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
