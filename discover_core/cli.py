@@ -386,6 +386,15 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
     out.print(f"\nopen {report} in a browser")
 
 
+def _add_subcommands() -> None:
+    from .cli_models import models
+
+    cli.add_command(models)
+
+
+_add_subcommands()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="discover", standalone_mode=False)
