@@ -215,12 +215,14 @@ def _run_each(items, label: str, work) -> None:
               help="Folder for the streams (<image stem>.dscv).")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components (cpu, cuda).")
 def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str) -> None:
-    """Encode images into structured streams."""
+    """Encode images (files, or folders of them) into structured streams, one per image."""
     from .pipeline import load_pipeline
 
+    images = _expand_folders(images)
     pipeline = load_pipeline(pipeline_file, device=device).build_all()  # a failing component fails once, here
     targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
-    table = Table("image", "stream", "bytes", "bpp", "content chunks", "labels")
+    table = Table("image", "stream", "bytes", "bpp", "content chunks", "tasks", "labels")
+    total = {"bytes": 0, "pixels": 0}
 
     def work(path: Path) -> None:
         image, meta = load_image(path)
@@ -228,11 +230,41 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
         data = stream.to_bytes()
         atomic_write_bytes(targets[path], data)
         h, w = image.shape[:2]
-        table.add_row(str(path), str(targets[path]), str(len(data)), f"{len(data) * 8 / (w * h):.4f}",
-                      str(stream.content_count), ", ".join(stream.header.labels))
+        total["bytes"] += len(data)
+        total["pixels"] += w * h
+        if len(images) <= TABLE_ROWS:
+            table.add_row(str(path), str(targets[path]), str(len(data)), f"{len(data) * 8 / (w * h):.4f}",
+                          str(stream.content_count), ", ".join(stream.header.tasks), ", ".join(stream.header.labels))
 
-    _run_each(list(images), "encoding", work)
-    out.print(table)
+    try:
+        _run_each(list(images), "encoding", work)
+    finally:
+        if len(images) <= TABLE_ROWS:
+            out.print(table)
+        if total["pixels"]:
+            out.print(f"{len(images)} image(s) -> {out_dir}: {total['bytes']} bytes, "
+                      f"{total['bytes'] * 8 / total['pixels']:.4f} bpp over all pixels", markup=False)
+
+
+TABLE_ROWS = 100
+"""Above this many images, `discover encode` prints a summary instead of a row per image."""
+
+
+def _expand_folders(inputs: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Files as given; a folder becomes the image files directly inside it (sorted by name)."""
+    from PIL import Image
+
+    suffixes = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    out: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+            if not found:
+                raise InputError(f"{p} holds no image files", "pass image files, or a folder of them")
+            out += found
+        else:
+            out.append(p)
+    return tuple(out)
 
 
 def _parse_options(pairs: tuple[str, ...], options_file: Path | None) -> dict:

@@ -79,3 +79,30 @@ def test_a_plugin_bug_exits_1_naming_the_distribution(capsys, stream_file, tmp_p
     assert code == 1, text
     assert "plugin bug" in text and "composer 'paste' (discover-codec" in text and "ZeroDivisionError" in text
     assert "Traceback" not in text and "report it" in text
+
+
+def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict, monkeypatch):
+    import json
+
+    from discover_boxes.grounder import BoxesGrounder
+    from discover_core import build as builder
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(synthetic(48 + 8 * i, 40)).save(folder / f"im{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    boxes = {f"im{i}.png": [{"box": [2, 2, 20, 20], "label": "cat"}] for i in range(3)}
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(make_dict(codec="jpeg")))
+    built = []
+    real_init = BoxesGrounder.__init__
+    monkeypatch.setattr(BoxesGrounder, "__init__", lambda self, *a, **k: (built.append(1), real_init(self, *a, **k)))
+    builder.clear()
+    code, out, err = run(capsys, "encode", folder, "-c", tmp_path / "p.yaml", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["im0.dscv", "im1.dscv", "im2.dscv"]
+    assert built == [1]
+    assert "3 image(s)" in out and "bpp over all pixels" in out
+    code, out, err = run(capsys, "encode", tmp_path / "out", "-c", tmp_path / "p.yaml", "-o", tmp_path / "o2")
+    assert_user_error(code, out, err, "holds no image files")
