@@ -383,14 +383,25 @@ def info(stream_file: Path, as_json: bool) -> None:
         return
     h = stream.header
     out.print(f"{stream_file}: {h.width}x{h.height} {h.mode}, {len(stream.to_bytes())} bytes "
-              f"(container {stream.header_bytes()}), entropy model {h.entropy_model.plugin} "
-              f"{h.entropy_model.version}, composer {h.composer.plugin}, "
-              f"{stream.content_count}/{h.content_chunks_encoded} content chunks")
+              f"(container {stream.header_bytes()}), {stream.content_count}/{h.content_chunks_encoded} content "
+              f"chunks, tasks: {', '.join(h.tasks) or '(none)'}", markup=False)
+    for slot, rec in (("entropy model", h.entropy_model), ("composer", h.composer)):
+        who = f"{rec.distribution} {rec.version}".strip() or "?"
+        out.print(f"  {slot}: {rec.plugin} ({who}, format {rec.format_version})"
+                  + (f", weights {rec.weights}" if rec.weights else "")
+                  + (f", options {json.dumps(rec.options, sort_keys=True)}" if rec.options else ""), markup=False)
     table = Table("#", "kind", "name", "bytes", "labels", "boxes", "tasks")
     for i, c in enumerate(stream.chunks):
-        table.add_row(str(i), c.kind, c.name, str(len(c.payload)), ", ".join(c.labels),
-                      " ".join(str(list(b)) for b in c.boxes), ", ".join(c.tasks))
+        boxes = " ".join(str(list(b)) for b in c.boxes[:INFO_BOXES])
+        if len(c.boxes) > INFO_BOXES:
+            boxes += f" (+{len(c.boxes) - INFO_BOXES} more)"
+        table.add_row(str(i), c.kind, escape(c.name), str(len(c.payload)), escape(", ".join(c.labels)), boxes,
+                      escape(", ".join(c.tasks)))
     out.print(table)
+
+
+INFO_BOXES = 6
+"""Boxes `discover info` shows per chunk (`--json` shows all)."""
 
 
 @cli.command()
