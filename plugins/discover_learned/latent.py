@@ -1,0 +1,86 @@
+"""The mean-scale latent, coded chunk by chunk: ẑ is the side string, each chunk's positions one string.
+
+The entropy parameters of every position come from ẑ alone (computed with one thread at both ends, so the
+same stream decodes to the same latent whatever the thread count), so any chunk decodes without the
+others; positions whose chunk did not arrive hold the Gaussian means (the prediction from ẑ).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .coding import Coder, check_string, positions
+from .model import CodecNet, threads
+
+
+class HyperpriorLatent:
+    """Chunked coding of ``y`` with a :class:`CodecNet` whose tables are up to date."""
+
+    def __init__(self, net: CodecNet):
+        self.net = net
+        self.y_coder = Coder(net.gaussian_conditional)
+        self.z_coder = Coder(net.entropy_bottleneck)
+
+    # -- side -----------------------------------------------------------------
+    def z_shape(self, grid: tuple[int, int]) -> tuple[int, int]:
+        gw, gh = grid
+        return gh // 4, gw // 4
+
+    def encode_side(self, y: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+        z = self.net.h_a(y)
+        string = bytes(self.net.entropy_bottleneck.compress(z)[0])
+        return string, self.decode_side(string, z.shape[-2:])
+
+    def decode_side(self, string: bytes, shape: Sequence[int]) -> torch.Tensor:
+        check_string(string, "hyperprior")
+        return self.net.entropy_bottleneck.decompress([string], tuple(shape))
+
+    def parameters(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with threads(1):
+            return self.net.entropy_parameters(z_hat)
+
+    # -- content --------------------------------------------------------------
+    def encode(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int) -> tuple[bytes, list[bytes | None]]:
+        """The side string and one string per chunk index (``None`` for a chunk with no positions)."""
+        side, z_hat = self.encode_side(y)
+        scales, means = self.parameters(z_hat)
+        indexes = self.net.gaussian_conditional.build_indexes(scales)[0].flatten(1)
+        symbols = torch.round(y - means)[0].flatten(1).int()
+        strings: list[bytes | None] = []
+        for k in range(n_chunks):
+            pos = positions(cmap, k)
+            strings.append(self.y_coder.encode(symbols[:, pos], indexes[:, pos]) if len(pos) else None)
+        return side, strings
+
+    def decode(self, side: bytes, grid: tuple[int, int], cmap: np.ndarray,
+               strings: dict[int, tuple[str, bytes]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ŷ, ẑ)``; ``strings`` maps chunk index -> (name, string) of the chunks that arrived."""
+        z_hat = self.decode_side(side, self.z_shape(grid))
+        scales, means = self.parameters(z_hat)
+        indexes = self.net.gaussian_conditional.build_indexes(scales)[0].flatten(1)
+        flat_means = means[0].flatten(1)
+        y_hat = flat_means.clone()
+        for k, (name, string) in sorted(strings.items()):
+            pos = positions(cmap, k)
+            symbols = self.y_coder.decode(string, indexes[:, pos], name)
+            y_hat[:, pos] = symbols.float() + flat_means[:, pos]
+        return y_hat.reshape(means.shape), z_hat
+
+    # -- rate -----------------------------------------------------------------
+    def estimate(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int) -> tuple[float, list[float]]:
+        """Estimated bits (sum of −log2 likelihoods, with the scales the coder really uses) of the side
+        string and of each chunk."""
+        z = self.net.h_a(y)
+        _, z_lik = self.net.entropy_bottleneck(z, training=False)
+        _, z_hat = self.encode_side(y)
+        scales, means = self.parameters(z_hat)
+        gc = self.net.gaussian_conditional
+        used = gc.scale_table[gc.build_indexes(scales).long()]
+        y_hat = torch.round(y - means) + means
+        lik = gc.likelihood_lower_bound(gc._likelihood(y_hat, used, means))
+        bits = (-torch.log2(lik))[0].sum(0).flatten()
+        per = [float(bits[positions(cmap, k)].sum()) for k in range(n_chunks)]
+        return float(-torch.log2(z_lik).sum()), per

@@ -1,0 +1,1 @@
+"""Two-stage training of the learned codec (``discover train CONFIG.yaml``)."""
