@@ -416,14 +416,16 @@ class ModelFiles:
             verify(tmp, self.checksums(), what=f"model files '{self.name}'", context=ctx, cache=False,
                    hint="the download is damaged or the source changed; try again, or report it to the "
                         "component's authors")
-            old = None
-            if loc.exists():
-                old = loc.with_name(f".{self.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                loc.rename(old)
-            tmp.rename(loc)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            old = loc.with_name(f".{self.name}.old")
+            try:
+                if loc.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                    loc.rename(old)
+                tmp.rename(loc)
+            except OSError as e:
+                raise WeightsError(f"cannot move model files '{self.name}' into {loc}: {e.strerror or e}",
+                                   "another `discover models fetch` may be running; try again when it ends") from e
+            shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return loc
