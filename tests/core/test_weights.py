@@ -88,6 +88,8 @@ def test_missing_file_names_it_and_the_fixes(ctx):
 
 def test_file_and_folder_expectations(ctx):
     (ctx.base_dir / "f.bin").write_bytes(b"x")
+    with pytest.raises(WeightsError, match="empty path"):  # not the pipeline's folder
+        resolve_weights(" ", context=ctx)
     with pytest.raises(WeightsError, match="is not a file"):
         resolve_weights(".", context=ctx, want="file")
     with pytest.raises(WeightsError, match="is not a folder"):
@@ -101,6 +103,7 @@ def test_checksum_of_a_file(ctx):
     data = b"the real weights"
     (ctx.base_dir / "w.bin").write_bytes(data)
     assert resolve_weights("w.bin", context=ctx, checksums=sha(data)).name == "w.bin"
+    assert len(list((ctx.cache_dir / "fingerprints").glob("*.json"))) == 1  # the context's cache holds the sha256
     assert resolve_weights("w.bin", context=ctx, checksums={"w.bin": "sha256:" + sha(data)}).name == "w.bin"
     wrong = sha(b"other weights")
     with pytest.raises(WeightsError) as e:
@@ -163,6 +166,8 @@ def test_package_not_installed_or_without_the_file():
     assert "installed but has no no-such-file.bin" in e.value.message and "reinstall" in e.value.hint
     with pytest.raises(WeightsError, match="does not name a file"):
         resolve_weights("package:pydantic")
+    with pytest.raises(WeightsError, match="does not name a file inside a package"):
+        resolve_weights("package:pydantic/../pydantic/py.typed")
 
 
 # ---------------------------------------------------------------- hub ids
