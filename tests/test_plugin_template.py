@@ -96,19 +96,21 @@ def test_discover_plugins_show_renders_template_options(installed):
 def test_template_pipeline_validates(installed, tmp_path):
     pipeline = tmp_path / "template.yaml"
     pipeline.write_text(
-        "schema_version: 1\n"
-        "task: {name: centre, description: whatever is in the middle}\n"
-        "label_source: {plugin: template-words, options: {words: [subject]}}\n"
-        "grounder: {plugin: template-centre, options: {fraction: 0.5}}\n"
+        "schema_version: 2\n"
+        "tasks:\n"
+        "  - name: centre\n"
+        "    description: whatever is in the middle\n"
+        "    label_source: {plugin: template-words, options: {words: [subject]}}\n"
+        "    task_heads: [{plugin: template-brightness, options: {buckets: 3}}]\n"
+        "grounders: [{plugin: template-centre, options: {fraction: 0.5}}]\n"
         "entropy_model: {plugin: template-png, options: {scale: 0.125}}\n"
-        "composer: {plugin: template-nearest}\n"
-        "task_heads: [{plugin: template-brightness, options: {buckets: 3}}]\n", encoding="utf-8")
+        "composer: {plugin: template-nearest}\n", encoding="utf-8")
     proc = _discover("validate", str(pipeline), env=installed["env"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(pipeline.read_text().replace("fraction: 0.5", "fraktion: 0.5"), encoding="utf-8")
     proc = _discover("validate", str(bad), env=installed["env"])
-    assert proc.returncode == 2 and "grounder.options.fraktion" in proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "grounders[0].options.fraktion" in proc.stdout + proc.stderr
 
 
 def test_template_own_tests_pass(installed):

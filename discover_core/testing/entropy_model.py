@@ -206,13 +206,20 @@ class EntropyModelOptionsContract(ComponentOptionsContract):
                                      f"{[c.name for c in subset]} failed: {type(exc).__name__}: {exc}") from exc
 
     def test_missing_marks_what_did_not_arrive(self, component, encode_image, encode_regions):
-        """``Decoded.missing`` is ``None`` (or empty) when everything arrived, and marks an area when no content
-        chunk arrived."""
+        """``Decoded.missing`` never marks the boxes of content chunks that arrived, and marks an area when no
+        content chunk arrived (``None`` means everything arrived)."""
         encoded = component.encode(encode_image, encode_regions)
-        full = self.decode(component, encode_image, encoded, encoded.chunks)
-        assert full.missing is None or not full.missing.any(), \
-            "every chunk arrived, yet Decoded.missing marks part of the image as missing"
-        if not any(c.kind == "content" for c in encoded.chunks):
+        content = [c for c in encoded.chunks if c.kind == "content"]
+        for subset in (tuple(content), *[(c,) for c in content]):
+            decoded = self.decode(component, encode_image, encoded, self.with_content(encoded, subset))
+            if decoded.missing is None:
+                continue
+            for c in subset:
+                for x0, y0, x1, y1 in c.boxes:
+                    assert not decoded.missing[y0:y1, x0:x1].any(), (
+                        f"content chunk '{c.name}' arrived, yet Decoded.missing marks part of its box "
+                        f"{(x0, y0, x1, y1)} as missing")
+        if not content:
             return
         side = self.decode(component, encode_image, encoded, self.with_content(encoded, ()))
         assert side.missing is not None and side.missing.any(), (

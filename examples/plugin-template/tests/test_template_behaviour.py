@@ -4,11 +4,14 @@ Uses the fixtures of discover's pytest plugin (``sample_image``,
 ``sample_regions``, ``discover_registry``), which pytest loads automatically.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from discover_core import Decoded, ImageMeta, Patch, Region, TaskSpec, pipeline_from_dict
+from discover_core import Context, Decoded, ImageMeta, Patch, Region, TaskSpec, pipeline_from_dict
+from discover_core.errors import PayloadError
 from discover_template import TemplateBrightness, TemplateCentre, TemplateNearest, TemplatePng, TemplateWords
 from discover_template.composer import upsample_nearest
 
@@ -20,6 +23,9 @@ def test_words_are_normalised_and_deduplicated():
     assert with_task.labels(TaskSpec("Detection")) == ["cat", "detection"]
     with pytest.raises(ValidationError):
         TemplateWords.Options(words=(" ", ""))
+    # known without building anything (``discover validate`` uses it), unless the task's name is added
+    assert TemplateWords.known_labels(TemplateWords.Options(words=("Cat", "cat")), Context()) == ["cat"]
+    assert TemplateWords.known_labels(with_task.options, Context()) is None
 
 
 def test_centre_box_geometry(sample_image, sample_meta):
@@ -33,11 +39,20 @@ def test_png_regions_are_lossless_and_the_rest_is_coarse(sample_image, sample_re
     model, composer = TemplatePng(), TemplateNearest()
     encoded = model.encode(sample_image, sample_regions)
     assert [c.kind for c in encoded.chunks] == ["side"] + ["content"] * len(sample_regions)
-    full = composer.compose(model.decode((96, 64), encoded.params, encoded.chunks))
+    decoded = model.decode((96, 64), encoded.params, encoded.chunks, TemplatePng.format_version)
+    full = composer.compose(decoded)
     for r in sample_regions:
         x0, y0, x1, y1 = r.int_box(96, 64)
         assert np.array_equal(full[y0:y1, x0:x1], sample_image[y0:y1, x0:x1])
-    side_only = composer.compose(model.decode((96, 64), encoded.params, encoded.chunks[:1]))
+    # outside the regions nothing but the coarse side chunk arrived; with it alone, nothing else did
+    inside = np.zeros((64, 96), bool)
+    for c in encoded.chunks[1:]:
+        x0, y0, x1, y1 = c.boxes[0]
+        inside[y0:y1, x0:x1] = True
+    assert np.array_equal(decoded.missing, ~inside)
+    side = model.decode((96, 64), encoded.params, encoded.chunks[:1], TemplatePng.format_version)
+    assert side.missing.all()
+    side_only = composer.compose(side)
     assert not np.array_equal(side_only, sample_image)
     assert np.abs(side_only.astype(int) - sample_image).mean() < 40  # but close: it is the picture, coarse
 
@@ -45,8 +60,10 @@ def test_png_regions_are_lossless_and_the_rest_is_coarse(sample_image, sample_re
 def test_png_refuses_a_payload_of_the_wrong_size(sample_image, sample_regions):
     model = TemplatePng()
     encoded = model.encode(sample_image, sample_regions)
-    with pytest.raises(ValueError, match="expected"):
-        model.decode((96, 64), {"coarse_size": [5, 5]}, encoded.chunks)
+    with pytest.raises(PayloadError, match="expected 5x5"):
+        model.decode((96, 64), {"coarse_size": [5, 5]}, encoded.chunks, 1)
+    with pytest.raises(PayloadError, match="not a readable PNG"):
+        model.decode((96, 64), encoded.params, [encoded.chunks[0], replace(encoded.chunks[1], payload=b"junk")], 1)
 
 
 def test_nearest_upsampling_and_masked_patches():
@@ -73,13 +90,13 @@ def test_brightness_buckets_and_scores():
 
 def test_a_pipeline_of_template_components(sample_image, discover_registry):
     pipeline = pipeline_from_dict({
-        "schema_version": 1,
-        "task": {"name": "centre", "description": "whatever is in the middle"},
-        "label_source": {"plugin": "template-words", "options": {"words": ["Subject"]}},
-        "grounder": {"plugin": "template-centre", "options": {"fraction": 0.5}},
+        "schema_version": 2,
+        "tasks": [{"name": "centre", "description": "whatever is in the middle",
+                   "label_source": {"plugin": "template-words", "options": {"words": ["Subject"]}},
+                   "task_heads": [{"plugin": "template-brightness"}]}],
+        "grounders": [{"plugin": "template-centre", "options": {"fraction": 0.5}}],
         "entropy_model": {"plugin": "template-png", "options": {"scale": 0.125}},
         "composer": {"plugin": "template-nearest"},
-        "task_heads": [{"plugin": "template-brightness"}],
     }, registry=discover_registry)
     stream = pipeline.encode(sample_image, ImageMeta("sample.png"))
     part = stream.extract(task="centre")

@@ -6,6 +6,9 @@
 
 Each chunk decodes on its own, so any subset of the content chunks decodes.
 Regions are lossless; a region with no pixels in the image gets no chunk.
+A payload that is not the PNG its chunk says raises ``PayloadError`` (the
+pipeline reports it as a damaged stream); anything else raised in ``decode``
+would be reported as a bug of this plugin.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PIL import Image
 from pydantic import Field
 
 from discover_core import Chunk, Decoded, Encoded, EntropyModel, Options, Patch, Region
+from discover_core.errors import PayloadError
 
 
 def to_png(pixels: np.ndarray, level: int) -> bytes:
@@ -26,12 +30,17 @@ def to_png(pixels: np.ndarray, level: int) -> bytes:
     return buf.getvalue()
 
 
-def from_png(data: bytes, size: tuple[int, int]) -> np.ndarray:
-    """Decode a PNG of exactly ``size == (width, height)``; anything else is an error, not garbage."""
-    with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-        if img.size != tuple(size):  # checked before any pixel is decoded
-            raise ValueError(f"PNG is {img.size[0]}x{img.size[1]}, expected {size[0]}x{size[1]}")
-        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+def from_png(data: bytes, size: tuple[int, int], what: str) -> np.ndarray:
+    """Decode a PNG of exactly ``size == (width, height)``; anything else is a :class:`PayloadError`."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            if img.size != tuple(size):  # checked before any pixel is decoded
+                raise PayloadError(f"{what} is a {img.size[0]}x{img.size[1]} PNG, expected {size[0]}x{size[1]}")
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (PayloadError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow's many ways of saying "not a (complete) PNG"
+        raise PayloadError(f"{what} is not a readable PNG ({type(exc).__name__}: {exc})") from exc
 
 
 class TemplatePng(EntropyModel):
@@ -65,18 +74,31 @@ class TemplatePng(EntropyModel):
                                 labels=(region.label,), boxes=(box,)))
         return Encoded(chunks, params={"coarse_size": list(coarse_size)})
 
-    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk]) -> Decoded:
+    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
+               format_version: int) -> Decoded:
+        """Any subset of the content chunks; ``missing`` marks the image outside the regions that arrived.
+
+        ``format_version`` is that of the encoder (always 1 here: bump ``format_version`` and read both when
+        the payloads or params change)."""
+        w, h = int(size[0]), int(size[1])
         sides = [c for c in chunks if c.kind == "side" and c.name == "coarse"]
         if len(sides) != 1:
-            raise ValueError(f"expected one 'coarse' side chunk, found {len(sides)}")
-        cw, ch = (int(v) for v in params["coarse_size"])
+            raise PayloadError(f"expected one 'coarse' side chunk, found {len(sides)}")
+        try:
+            cw, ch = (int(v) for v in params["coarse_size"])
+        except (KeyError, TypeError, ValueError):
+            raise PayloadError(f"params {params!r} do not give the coarse size") from None
         patches = []
+        missing = np.ones((h, w), bool)
         for c in chunks:
             if c.kind != "content":
                 continue
             if len(c.boxes) != 1:
-                raise ValueError(f"content chunk '{c.name}' must carry exactly one box, has {len(c.boxes)}")
+                raise PayloadError(f"content chunk '{c.name}' must carry exactly one box, has {len(c.boxes)}")
             x0, y0, x1, y1 = c.boxes[0]
-            patches.append(Patch((x0, y0, x1, y1), from_png(c.payload, (x1 - x0, y1 - y0)), c.labels))
-        return Decoded(size=(int(size[0]), int(size[1])), representation="pixels",
-                       coarse=from_png(sides[0].payload, (cw, ch)), patches=patches)
+            patches.append(Patch((x0, y0, x1, y1), from_png(c.payload, (x1 - x0, y1 - y0), f"chunk '{c.name}'"),
+                                 c.labels))
+            missing[y0:y1, x0:x1] = False
+        return Decoded(size=(w, h), representation="pixels",
+                       coarse=from_png(sides[0].payload, (cw, ch), "the coarse chunk"), patches=patches,
+                       missing=missing if missing.any() else None)

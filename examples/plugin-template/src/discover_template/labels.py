@@ -29,8 +29,17 @@ class TemplateWords(LabelSource):
                 raise ValueError("give at least one non-blank word")
             return words
 
+    @classmethod
+    def known_labels(cls, options: "TemplateWords.Options", context) -> list[str] | None:
+        """The labels without building anything (for ``discover validate``); unknown when they include the task."""
+        return None if options.include_task else cls._words(options.words)
+
+    @staticmethod
+    def _words(words) -> list[str]:
+        return list(dict.fromkeys(w for w in map(normalise, words) if w))
+
     def labels(self, task: TaskSpec) -> list[str]:
         words = list(self.options.words)
         if self.options.include_task:
             words.append(task.name)
-        return list(dict.fromkeys(w for w in map(normalise, words) if w))
+        return self._words(words)
