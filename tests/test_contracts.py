@@ -1,5 +1,9 @@
 """Every built-in component passes the contract suite of its kind (discover_core.testing).
 
+Each component class has exactly one test class on its kind's whole suite (``XContract``: class checks and
+behaviour); further option sets use the behaviour half (``XOptionsContract``), so the option-independent
+class checks run once per class.
+
 The vision components (``face``, ``cam``, ``imagenet-classifier``) are imported
 lazily, in a fixture: their plugin modules import no heavy library at load
 time, and the suites skip only the tests that build a component, with
@@ -10,12 +14,14 @@ its extra is not installed.
 from __future__ import annotations
 
 import importlib
-import math
 
 import pytest
 
-from discover_core.testing import (ComposerContract, EntropyModelContract, GrounderContract, LabelSourceContract,
-                                   TaskHeadContract, entry_point_registry, write_box_file)
+from discover_core.testing import (ComposerContract, ComposerOptionsContract, EntropyModelContract,
+                                   EntropyModelOptionsContract, GrounderContract, GrounderOptionsContract,
+                                   LabelSourceContract, LabelSourceOptionsContract, TaskHeadContract,
+                                   entry_point_registry, write_box_file)
+from discover_core.testing.contract import ComponentClassContract
 from discover_boxes.grounder import BoxesGrounder
 from discover_roi.codec import RoiImage
 from discover_roi.paste import Paste
@@ -42,17 +48,17 @@ class TestStaticPreset(LabelSourceContract):
     options = {"preset": "coco-80"}
 
 
-class TestStaticImagenetPreset(LabelSourceContract):
+class TestStaticImagenetPreset(LabelSourceOptionsContract):
     component_class = StaticLabels
     options = {"preset": "imagenet-1k"}
 
 
-class TestStaticInline(LabelSourceContract):
+class TestStaticInline(LabelSourceOptionsContract):
     component_class = StaticLabels
     options = {"labels": ["cat", " dog ", "cat", "person"]}
 
 
-class TestStaticFile(LabelSourceContract):
+class TestStaticFile(LabelSourceOptionsContract):
     component_class = StaticLabels
 
     @pytest.fixture
@@ -71,7 +77,7 @@ class TestBoxes(GrounderContract):
         return {"file": str(write_box_file(tmp_path / "boxes.json"))}
 
 
-class TestBoxesCoco(GrounderContract):
+class TestBoxesCoco(GrounderOptionsContract):
     component_class = BoxesGrounder
     expect_regions = True
     labels = ("square", "stripes")
@@ -127,19 +133,19 @@ class TestRoiImageAvif(EntropyModelContract):
     min_region_psnr = 24.0
 
 
-class TestRoiImageWebpNoRest(EntropyModelContract):
+class TestRoiImageWebpNoRest(EntropyModelOptionsContract):
     component_class = RoiImage
     options = {"codec": "webp", "code_rest": False, "align": 1, "margin": 3, "background_scale": 0.3}
     min_region_psnr = 24.0
 
 
-class TestRoiImageJpeg(EntropyModelContract):
+class TestRoiImageJpeg(EntropyModelOptionsContract):
     component_class = RoiImage
     options = {"codec": "jpeg", "region_quality": 95, "subsampling": "4:4:4", "align": 16}
     min_region_psnr = 28.0
 
 
-class TestRoiImageManyRegions(EntropyModelContract):
+class TestRoiImageManyRegions(EntropyModelOptionsContract):
     """More than 8 content chunks: the suite samples subsets instead of trying all of them."""
 
     component_class = RoiImage
@@ -165,7 +171,7 @@ class TestPaste(ComposerContract):
     entropy_model_options = {"codec": "webp"}
 
 
-class TestPasteFeathered(ComposerContract):
+class TestPasteFeathered(ComposerOptionsContract):
     component_class = Paste
     options = {"feather": 6, "upsample": "nearest", "fill": [0, 255, 10]}
     entropy_model_class = RoiImage
@@ -185,45 +191,28 @@ class TestImagenetClassifier(TaskHeadContract):
         return [_photo("chelsea"), _photo("coffee"), sample_image()]
 
 
-def test_every_builtin_has_a_contract_test():
-    """A new built-in component must be added here."""
-    covered = {(c.kind, c.component_class.name) for c in globals().values()
-               if isinstance(c, type) and getattr(c, "component_class", None) is not None}
-    covered |= {("grounder", "face"), ("grounder", "cam"), ("task_head", "imagenet-classifier")}
+LAZY = {("grounder", "face"): TestFace, ("grounder", "cam"): TestCam,
+        ("task_head", "imagenet-classifier"): TestImagenetClassifier}
+"""Test classes whose component is imported in a fixture."""
+
+
+def test_every_builtin_has_one_whole_contract_test():
+    """A new built-in component must be added here, with one whole suite (class checks run once per class)."""
+    classes = [c for c in globals().values() if isinstance(c, type) and c.__name__.startswith("Test")]
+    whole: dict[tuple[str, str], list[str]] = {}
+    for c in classes:
+        cls = getattr(c, "component_class", None)
+        key = (c.kind, cls.name) if cls is not None else next((k for k, v in LAZY.items() if v is c), None)
+        if key is not None and issubclass(c, ComponentClassContract):
+            whole.setdefault(key, []).append(c.__name__)
     builtins = {(r.kind, r.name) for r in entry_point_registry().all() if r.distribution == "discover-codec"}
-    assert builtins <= covered, f"built-ins without a contract test: {sorted(builtins - covered)}"
-
-
-def test_suites_catch_a_broken_component():
-    """The suites fail a component that breaks the contract (they are not vacuous)."""
-    from pydantic import Field
-
-    from discover_core import LabelSource
-    from discover_core import Options as BaseOptions
-    from discover_core.testing import suites
-
-    class Sloppy(LabelSource):
-        """Sloppy labels."""
-
-        name = "Sloppy_Labels"
-
-        class Options(BaseOptions):
-            model_config = {"extra": "ignore"}
-            count: int = Field(3)
-
-        def labels(self, task):
-            return ["a", "a", ""]
-
-    contract = LabelSourceContract()
-    for check in (lambda: contract.test_name_is_kebab_case(Sloppy),
-                  lambda: contract.test_options_model_forbids_extra(Sloppy),
-                  lambda: contract.test_every_option_is_described(Sloppy),
-                  lambda: suites.LabelSourceContract.check_labels(Sloppy().labels(None))):
-        with pytest.raises((AssertionError, pytest.fail.Exception)):
-            check()
-    with pytest.raises(pytest.fail.Exception):
-        contract.test_options_reject_unknown_keys(Sloppy, {})
-    assert math.isinf(suites.samples.psnr(suites.samples.sample_image(), suites.samples.sample_image()))
+    assert builtins <= set(whole), f"built-ins without a whole contract test: {sorted(builtins - set(whole))}"
+    twice = {k: v for k, v in whole.items() if len(v) > 1}
+    assert not twice, f"several whole suites for one class (use the ...OptionsContract for more option sets): {twice}"
+    for c in classes:
+        cls = getattr(c, "component_class", None)
+        if cls is not None:
+            assert (c.kind, cls.name) in whole, f"{c.__name__} tests options of a class no whole suite checks"
 
 
 # -- the testing package itself --------------------------------------------------
@@ -263,7 +252,7 @@ def test_pytest_plugin_imports_nothing_heavy():
     import sys
 
     code = ("import sys, discover_core.testing.pytest_plugin; "
-            "print(sorted(m for m in ('discover_core.testing.suites', 'discover_core.testing.samples', "
-            "'torch', 'cv2', 'timm') if m in sys.modules))")
+            "print(sorted(m for m in sys.modules if m.startswith('discover_core.testing.') and "
+            "m != 'discover_core.testing.pytest_plugin' or m in ('torch', 'cv2', 'timm')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
