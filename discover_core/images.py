@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tempfile
@@ -12,9 +13,22 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
+from .files import open_regular
 from .interfaces import ImageMeta
+from .stills import MAX_SIDE
 
-MAX_PIXELS = 1 << 28  # 268 Mpx: larger images are refused, not decoded into memory
+MAX_PIXELS = 1 << 28
+"""Largest image (width x height, 268 Mpx) discover reads, encodes or decodes; larger ones are refused
+before their pixels are decoded. Stream headers are held to the same cap."""
+
+# Pillow's own decompression-bomb limit (89 Mpx) would otherwise be the cap: discover checks MAX_PIXELS itself.
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+log = logging.getLogger(__name__)
+
+SAVE_MAX_SIDE = {"WEBP": MAX_SIDE["webp"], "JPEG": MAX_SIDE["jpeg"], "AVIF": MAX_SIDE["avif"]}
+"""The largest width or height each output format can hold."""
 
 
 def to_rgb(img: Image.Image, name: str) -> np.ndarray:
@@ -51,15 +65,17 @@ def to_rgb(img: Image.Image, name: str) -> np.ndarray:
 def load_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
     """Read an image file into an ``(H, W, 3)`` uint8 RGB array, honouring EXIF orientation."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"image not found: {path}", "check the path")
     try:
-        with warnings.catch_warnings():
+        with open_regular(path, "image") as f, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(f) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise InputError(f"{path} is {img.width}x{img.height}, larger than discover accepts "
                                      f"({MAX_PIXELS} pixels)", "split or downscale the image first")
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:
+                    log.warning("%s has %d frames (an animation or a multi-page file); only the first is encoded",
+                                path, frames)
                 img.load()
                 mode = img.mode
                 img = ImageOps.exif_transpose(img)
@@ -158,5 +174,12 @@ def atomic_save_image(path: str | Path, image: Image.Image | np.ndarray, **save_
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(f"cannot write {path}: unknown image extension", "use .png, .jpg, .webp or .avif")
-    img.save(buf, format=fmt, **save_kwargs)
+    limit = SAVE_MAX_SIDE.get(fmt)
+    if limit is not None and max(img.size) > limit:
+        raise InputError(f"cannot write {path}: a {img.width}x{img.height} picture is too large for {fmt} "
+                         f"(at most {limit} pixels a side)", "write it as PNG (--format png)")
+    try:
+        img.save(buf, format=fmt, **save_kwargs)
+    except OSError as exc:
+        raise InputError(f"cannot write {path} as {fmt}: {exc}", "write it as PNG (--format png)") from None
     atomic_write_bytes(path, buf.getvalue())

@@ -15,16 +15,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Annotated, Any, Iterator, Literal, Sequence
 
 import numpy as np
 from PIL import Image
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from discover_core.interfaces import Chunk, Decoded, Encoded, EntropyModel, Options, Patch, Region
+from discover_core.errors import PayloadError
+from discover_core.interfaces import Chunk, Decoded, Encoded, EntropyModel, IntBox, Options, Patch, Region
+from discover_core.regions import bounds, box_mask
+from discover_core.stills import decode_still, encode_still, probe_still
 
-from .layout import bounds, group_regions, mask_of
-from discover_core.stills import decode_still, encode_still
+from .layout import group_regions
 
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
             "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
@@ -41,6 +43,44 @@ def resize(pixels: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray
 
 def background_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class Params(BaseModel):
+    """The parameters ``roi-image`` writes into the stream header, checked before decoding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    background_size: tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]]
+
+
+class LazyPatches(Sequence[Patch]):
+    """The patches of the content chunks that arrived, each decoded only when it is asked for.
+
+    A composer that pastes them in turn holds one decoded patch (and its mask) at a time besides its
+    canvas; nothing is cached, so asking twice decodes twice. The payloads' own headers were checked
+    when the sequence was made; a payload whose pixels cannot be decoded raises
+    :class:`~discover_core.errors.PayloadError` when its patch is asked for.
+    """
+
+    def __init__(self, codec: str, size: tuple[int, int], items: list[tuple[IntBox, Chunk]]):
+        self._codec, self._size, self._items = codec, size, items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        rect, c = self._items[i]
+        x0, y0, x1, y1 = rect
+        pixels = decode_still(c.payload, self._codec, (x1 - x0, y1 - y0))
+        return Patch(rect, pixels, c.labels, box_mask(c.boxes, rect) if c.boxes else None)
+
+    def __iter__(self) -> Iterator[Patch]:
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"LazyPatches({len(self)} patches: {', '.join(c.name for _, c in self._items)})"
 
 
 class RoiImage(EntropyModel):
@@ -83,37 +123,59 @@ class RoiImage(EntropyModel):
             fill = resize(decode_still(background, o.codec, bg_size), (w, h), "bicubic")
         for i, g in enumerate(groups):
             x0, y0, x1, y1 = rect = g.bounds
-            tile = np.where(mask_of(g.boxes, rect)[:, :, None], image[y0:y1, x0:x1], fill[y0:y1, x0:x1])
+            tile = np.where(box_mask(g.boxes, rect)[:, :, None], image[y0:y1, x0:x1], fill[y0:y1, x0:x1])
             chunks.append(Chunk("content", f"region-{i}", self._code(tile, o.region_quality),
                                 labels=g.labels, boxes=g.boxes))
         if o.code_rest:
-            covered = mask_of([b for g in groups for b in g.boxes], (0, 0, w, h))
+            covered = box_mask([b for g in groups for b in g.boxes], (0, 0, w, h))
             if not covered.all():
                 tile = np.where(covered[:, :, None], fill, image)
                 chunks.append(Chunk("content", "rest", self._code(tile, o.rest_quality)))
         return Encoded(chunks, params={"background_size": list(bg_size)})
 
-    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk]) -> Decoded:
+    def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
+               format_version: int = 1) -> Decoded:
         codec = self.options.codec
-        sides = [c for c in chunks if c.kind == "side" and c.name == "background"]
-        if len(sides) != 1:
-            raise ValueError(f"expected one 'background' side chunk, found {len(sides)}")
-        bw, bh = params["background_size"]
-        coarse = decode_still(sides[0].payload, codec, (int(bw), int(bh)))
-        patches = []
         w, h = size
+        if not self.reads(format_version):
+            raise PayloadError(f"roi-image format {format_version} is not one this decoder reads "
+                               f"({self.format_version})", "upgrade discover-codec")
+        try:
+            bw, bh = Params.model_validate(params).background_size
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "params"
+            raise PayloadError(f"the stream's roi-image params are invalid: {where}: {first['msg']}",
+                               "the stream is damaged or was crafted; encode the image again") from None
+        if bw > w or bh > h:
+            raise PayloadError(f"the background ({bw}x{bh}) is larger than the {w}x{h} image",
+                               "the stream is damaged or was crafted; encode the image again")
+        sides = [c.name for c in chunks if c.kind == "side"]
+        if sides != ["background"]:
+            raise PayloadError(f"expected one 'background' side chunk, found {len(sides)} side chunk(s) "
+                               f"{', '.join(repr(n) for n in sides[:5])}",
+                               "the stream is damaged or was not written by roi-image")
+        background = next(c for c in chunks if c.kind == "side")
+        coarse = decode_still(background.payload, codec, (bw, bh))
+        rest: list[tuple[IntBox, Chunk]] = []
+        regions: list[tuple[IntBox, Chunk]] = []
         for c in chunks:
             if c.kind != "content":
                 continue
             if c.name == "rest":
                 # Everything outside the regions (inside them it holds the upscaled background),
                 # so it goes first and the regions that arrived are pasted on top.
-                pixels = decode_still(c.payload, codec, (w, h))
-                patches.insert(0, Patch((0, 0, w, h), pixels, (), None))
-                continue
-            if not c.boxes:
-                raise ValueError(f"content chunk '{c.name}' carries no boxes")
-            rect = bounds(c.boxes)
-            pixels = decode_still(c.payload, codec, (rect[2] - rect[0], rect[3] - rect[1]))
-            patches.append(Patch(rect, pixels, c.labels, mask_of(c.boxes, rect)))
-        return Decoded(size=tuple(size), representation="pixels", coarse=coarse, patches=patches)
+                if c.boxes or rest:
+                    raise PayloadError("the stream has a second 'rest' chunk, or one with boxes",
+                                       "the stream is damaged or was not written by roi-image")
+                rest.append(((0, 0, w, h), c))
+            elif not c.boxes:
+                raise PayloadError(f"content chunk '{c.name}' carries no boxes",
+                                   "the stream is damaged or was not written by roi-image")
+            else:
+                regions.append((bounds(c.boxes), c))
+        for (x0, y0, x1, y1), c in rest + regions:  # each payload's own header, before any pixel is decoded
+            probe_still(c.payload, codec, (x1 - x0, y1 - y0))
+        missing = None if rest else ~box_mask([b for _, c in regions for b in c.boxes], (0, 0, w, h))
+        return Decoded(size=(w, h), representation="pixels", coarse=coarse,
+                       patches=LazyPatches(codec, (w, h), rest + regions), missing=missing)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from discover_core.interfaces import IntBox, Region
+from discover_core.regions import bounds
 
 
 @dataclass(frozen=True)
@@ -22,20 +23,6 @@ class Group:
     @property
     def bounds(self) -> IntBox:
         return bounds(self.boxes)
-
-
-def bounds(boxes: Sequence[IntBox]) -> IntBox:
-    b = np.asarray(boxes)
-    return (int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max()))
-
-
-def mask_of(boxes: Sequence[IntBox], rect: IntBox) -> np.ndarray:
-    """Boolean mask, over ``rect``, of the union of ``boxes``."""
-    x0, y0, x1, y1 = rect
-    m = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    for bx0, by0, bx1, by1 in boxes:
-        m[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = True
-    return m
 
 
 def align_box(box: IntBox, align: int, margin: int, width: int, height: int) -> IntBox:
@@ -61,6 +48,7 @@ def group_regions(regions: Sequence[Region], width: int, height: int, align: int
         box = align_box((x0, y0, x1, y1), align, margin, width, height)
         if box[2] > box[0] and box[3] > box[1]:
             items.append((box, r.label))
+    items = list(dict.fromkeys(items))  # the same box with the same label once
     if not items:
         return []
     boxes_arr = np.asarray([b for b, _ in items])

@@ -5,34 +5,63 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageFilter
 from pydantic import Field
+from scipy.ndimage import distance_transform_cdt
 
-from discover_core.interfaces import Composer, Decoded, Options
+from discover_core.interfaces import Composer, Decoded, Options, Patch
 
 from .codec import resize
 
+STRIP_ROWS = 256
+"""Rows of a patch blended at a time: feathering works on strips, so its memory does not grow with the patch."""
 
-def _alpha(mask: np.ndarray, feather: int, open_sides: tuple[bool, bool, bool, bool]) -> np.ndarray:
-    """Blend weights: 1 inside the mask, falling to 0 over ``feather`` pixels at edges that face the image."""
-    if feather <= 0:
-        return mask.astype(np.float32)
-    left, top, right, bottom = (feather if s else 0 for s in open_sides)
-    padded = np.pad(mask, ((top, bottom), (left, right)), mode="edge")
-    # Pad with zeros on sides inside the image, so the weights fall off there only.
-    if top:
-        padded[:top] = False
-    if bottom:
-        padded[-bottom:] = False
+
+def _edge_distance(mask: np.ndarray, open_sides: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """Chessboard distance of each mask pixel to the nearest pixel outside the mask (0 outside it).
+
+    Beyond the patch, ``open_sides`` (left, top, right, bottom) count as outside the mask (they face the
+    rest of the image); closed sides (the image border) do not. ``-1`` where nothing is outside.
+    """
+    left, top, right, bottom = open_sides
+    padded = np.pad(mask, 1, mode="edge")
     if left:
-        padded[:, :left] = False
+        padded[:, 0] = False
     if right:
-        padded[:, -right:] = False
-    img = Image.fromarray(padded.astype(np.uint8) * 255, "L")
-    img = img.filter(ImageFilter.MinFilter(2 * (feather // 2) + 1)).filter(ImageFilter.GaussianBlur(feather / 2))
-    a = np.asarray(img, dtype=np.float32) / 255.0
-    a = a[top:a.shape[0] - bottom, left:a.shape[1] - right]
-    return np.where(mask, a, 0.0)
+        padded[:, -1] = False
+    if top:
+        padded[0] = False
+    if bottom:
+        padded[-1] = False
+    return distance_transform_cdt(padded, metric="chessboard")[1:-1, 1:-1]
+
+
+def feather_paste(region: np.ndarray, p: Patch, feather: int, open_sides: tuple[bool, bool, bool, bool]) -> None:
+    """Paste ``p`` into ``region`` (its place on the canvas), blending over ``feather`` pixels at open edges.
+
+    Weights rise linearly from the region's edge: ``d / (feather + 1)`` at distance ``d``; pixels deeper
+    than ``feather`` are copied. Work is linear in the patch area and done in strips of
+    :data:`STRIP_ROWS` rows (each with ``feather + 1`` rows of context), so any canvas costs bounded memory.
+    """
+    h, w = p.pixels.shape[:2]
+    left, top, right, bottom = open_sides
+    if p.mask is None and not any(open_sides):
+        region[...] = p.pixels
+        return
+    mask = p.mask if p.mask is not None else np.ones((h, w), bool)
+    ctx = feather + 1
+    for y in range(0, h, STRIP_ROWS):
+        lo, hi = max(0, y - ctx), min(h, y + STRIP_ROWS + ctx)
+        # Strip edges inside the patch are not patch edges: only the patch's own top and bottom can be open.
+        d = _edge_distance(mask[lo:hi], (left, top and lo == 0, right, bottom and hi == h))
+        d = d[y - lo:min(h, y + STRIP_ROWS) - lo]
+        rows = slice(y, y + d.shape[0])
+        dst, src = region[rows], p.pixels[rows]
+        np.copyto(dst, src, where=((d > feather) | (d < 0))[:, :, None])
+        ys, xs = np.nonzero((d >= 1) & (d <= feather))
+        if len(ys):
+            a = (d[ys, xs].astype(np.float32) / ctx)[:, None]
+            blended = a * src[ys, xs].astype(np.float32) + (1.0 - a) * dst[ys, xs].astype(np.float32)
+            dst[ys, xs] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 class Paste(Composer):
@@ -56,6 +85,7 @@ class Paste(Composer):
             canvas = np.empty((h, w, 3), np.uint8)
             canvas[:] = self.options.fill
         feather = self.options.feather
+        # Patches may be decoded one at a time as they are asked for: hold only the current one.
         for p in decoded.patches:
             x0, y0, x1, y1 = p.box
             region = canvas[y0:y1, x0:x1]
@@ -64,9 +94,7 @@ class Paste(Composer):
                     region[...] = p.pixels
                 else:
                     np.copyto(region, p.pixels, where=p.mask[:, :, None])
-                continue
-            mask = p.mask if p.mask is not None else np.ones(p.pixels.shape[:2], bool)
-            a = _alpha(mask, feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))[:, :, None]
-            blended = a * p.pixels.astype(np.float32) + (1.0 - a) * region.astype(np.float32)
-            region[...] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+            else:
+                feather_paste(region, p, feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))
+            del p, region
         return canvas

@@ -11,8 +11,10 @@ import skimage.data
 from discover_core import Region
 from discover_core.bitstream import Stream, StreamHeader, _entry
 from discover_core.pipeline import decode, pipeline_from_dict
-from discover_roi.codec import decode_still
-from discover_roi.layout import align_box, group_regions, mask_of
+from discover_core.errors import PayloadError
+from discover_core.regions import box_mask
+from discover_core.stills import decode_still
+from discover_roi.layout import align_box, group_regions
 
 MAGIC_OF = {"jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
             "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
@@ -28,7 +30,7 @@ def keep(stream: Stream, names) -> Stream:
 
 
 def decoded_parts(pipeline, stream: Stream):
-    return pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks)
+    return pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks, 1)
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def test_no_pixel_is_coded_twice(make_pipeline, image):
         if p.labels:
             x0, y0, x1, y1 = p.box
             count[y0:y1, x0:x1] += p.mask
-    union = mask_of([b for g in groups for b in g.boxes], (0, 0, w, h))
+    union = box_mask([b for g in groups for b in g.boxes], (0, 0, w, h))
     assert count.max() == 1
     np.testing.assert_array_equal(count == 1, union)
 
@@ -114,7 +116,7 @@ def test_every_subset_of_content_chunks_decodes(make_pipeline, image):
     assert content == ["region-0", "region-1", "region-2", "rest"]
     full_picture = decode(full)
     h, w = image.shape[:2]
-    masks = {c.name: mask_of(c.boxes, (0, 0, w, h)) for c in full.chunks if c.name.startswith("region-")}
+    masks = {c.name: box_mask(c.boxes, (0, 0, w, h)) for c in full.chunks if c.name.startswith("region-")}
     background_only = decode(keep(full, []))
     for n in range(len(content) + 1):
         for subset in itertools.combinations(content, n):
@@ -238,8 +240,8 @@ def test_feathered_paste_keeps_region_interiors(make_pipeline, make_dict, synth,
 def test_decoder_needs_exactly_one_background(make_pipeline, image):
     pipeline = make_pipeline(codec="jpeg")
     stream = pipeline.encode(image, regions=[])
-    with pytest.raises(ValueError, match="one 'background' side chunk"):
-        pipeline.entropy_model.decode(stream.size, stream.header.params, [])
+    with pytest.raises(PayloadError, match="one 'background' side chunk"):
+        pipeline.entropy_model.decode(stream.size, stream.header.params, [], 1)
 
 
 def test_too_large_for_the_codec_is_a_user_error():
