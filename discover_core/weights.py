@@ -103,7 +103,8 @@ def resolve_weights(
     if kind == "package":
         path = _package_file(value, what, install, ways)
     elif kind == "hub":
-        path = _hub(value, ctx, what, files, local_files_only, ways)
+        bare = not isinstance(spec, os.PathLike) and str(spec).strip() == value  # no hf: prefix: maybe a path
+        path = _hub(value, ctx, what, files, local_files_only, ways, ctx.resolve(value).absolute() if bare else None)
     else:
         path = _local(value, ctx, what, ways)
     if want == "file" and not path.is_file():
@@ -188,7 +189,7 @@ def hub_copy_dir(repo_id: str, context: Context | None = None) -> Path:
 
 
 def _hub(value: str, ctx: Context, what: str, files: Sequence[str], local_files_only: bool | None,
-         ways: list[str]) -> Path:
+         ways: list[str], also_path: Path | None = None) -> Path:
     m = HUB_ID_RE.match(value)
     if not m:
         raise WeightsError(f"{what}: '{value}' is not a hub id", "write org/name (or org/name@revision)")
@@ -196,12 +197,13 @@ def _hub(value: str, ctx: Context, what: str, files: Sequence[str], local_files_
     copy = hub_copy_dir(repo, ctx)
     if copy.is_dir() and all((copy / f).is_file() for f in files):
         return copy.resolve()
+    nowhere = f"no local copy in {copy}" + (f", and no file or folder {also_path}" if also_path else "")
     wanted = ", ".join(files) if files else "the repository's files"
     put = (f"download {wanted} from https://huggingface.co/{repo} where there is network and put them in "
            f"{copy}, or give the path of a local copy")
     if _find_spec("huggingface_hub") is None:
         raise WeightsError(f"{what} '{repo}' are on the Hugging Face hub and huggingface_hub is not installed "
-                           f"(no local copy in {copy})", _hint(f"pip install huggingface_hub; or {put}", ways))
+                           f"({nowhere})", _hint(f"pip install huggingface_hub; or {put}", ways))
     import huggingface_hub
     import huggingface_hub.constants
 
@@ -221,7 +223,7 @@ def _hub(value: str, ctx: Context, what: str, files: Sequence[str], local_files_
                f"they could not be fetched from the Hugging Face hub (no network?): {type(e).__name__}: {first}")
         if not offline:
             put += " (HF_HUB_OFFLINE=1 skips the network at once)"
-        raise WeightsError(f"{what} '{repo}' are not available: {why}; no local copy in {copy}",
+        raise WeightsError(f"{what} '{repo}' are not available: {why}; {nowhere}",
                            _hint(put, ways)) from e
     return root
 

@@ -194,6 +194,35 @@ def test_hub_id_offline_is_one_clear_error(ctx, monkeypatch):
     assert repo in msg and "offline" in msg and str(copy) in msg
     assert "model.safetensors" in hint and str(copy) in hint and f"https://huggingface.co/{repo}" in hint
     assert hub_copy_dir(repo, ctx) == copy
+    assert str(ctx.base_dir.absolute() / repo) in msg  # a bare org/name may have been meant as a local folder
+    with pytest.raises(WeightsError) as e:
+        resolve_weights(f"hf:{repo}", context=ctx)
+    assert str(ctx.base_dir.absolute()) not in e.value.message  # hf: says it is a hub id
+
+
+def test_hub_id_network_failure_is_one_clear_error(ctx, monkeypatch):
+    hub = pytest.importorskip("huggingface_hub")
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    asked = []
+
+    def unreachable(repo, filename, revision=None, local_files_only=False, **kwargs):
+        asked.append((repo, filename, revision, local_files_only))
+        raise OSError("[Errno -2] Name or service not known")  # what an offline machine answers
+
+    monkeypatch.setattr(hub, "hf_hub_download", unreachable)
+    with pytest.raises(WeightsError) as e:
+        resolve_weights("hf:org/net@v1", context=ctx, what="weights of x", files=("w.safetensors",))
+    assert asked == [("org/net", "w.safetensors", "v1", False)]
+    assert "could not be fetched from the Hugging Face hub" in e.value.message
+    assert "Name or service not known" in e.value.message
+    assert "HF_HUB_OFFLINE=1" in e.value.hint and str(hub_copy_dir("org/net", ctx)) in e.value.hint
+    asked.clear()
+    with pytest.raises(WeightsError, match="offline"):
+        resolve_weights("hf:org/net", context=ctx, files=("w.safetensors",), local_files_only=True)
+    assert asked == [("org/net", "w.safetensors", None, True)]
 
 
 def test_hub_id_without_huggingface_hub(ctx, monkeypatch):
