@@ -58,7 +58,7 @@ def _hub_offline(local_files_only: bool | None) -> bool:
 
 
 def classify(spec: str | os.PathLike, context: Context | None = None) -> tuple[str, str]:
-    """``(kind, value)`` of a spec: ``("local", path)``, ``("hub", "org/name[@rev]")`` or ``("package", "name/rel")``."""
+    """``(kind, value)``: ``("local", path)``, ``("hub", "org/name[@rev]")`` or ``("package", "name/rel")``."""
     if isinstance(spec, os.PathLike):
         return "local", os.fspath(spec)
     s = str(spec).strip()

