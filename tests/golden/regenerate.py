@@ -1,23 +1,34 @@
 """Regenerate the golden streams in ``tests/golden/streams/`` -- only on purpose.
 
-    python tests/golden/regenerate.py
+    python tests/golden/regenerate.py               # streams of today's format version (streams/<major.minor>/)
+    python tests/golden/regenerate.py --pin-pixels  # re-pin what today's decoder makes of every version's files
+
+One folder per stream format version: ``streams/1.0/`` holds files written by
+an earlier version of discover (fixtures: they can no longer be written, and
+today's code must keep reading them); ``streams/<FORMAT_VERSION>/`` holds the
+files today's code writes. The first command (re)writes only the folder of
+today's version, so a format bump gets a new folder and the old ones stay.
 
 Each case encodes the same deterministic synthetic picture (built below, no
 files involved) with a pipeline built from a dict, and writes
 
 * ``<case>.dscv``: the stream;
 * ``<case>.json``: a sidecar with the pipeline, the regions, the expected
-  header, the chunk table, the PSNR of the decoded picture and the versions of
-  the libraries that made the bytes.
+  header, the chunk table, the versions of the libraries that made the bytes,
+  and ``decoded``: the sha256 of the decoded picture and the versions of the
+  libraries that decoded it;
+* ``<case>.decoded.png``: the decoded picture itself (lossless), which the
+  test compares with, within a small tolerance, where the decoding libraries
+  differ from those recorded (see ``test_golden_streams.py``).
 
-``tests/golden/test_golden_streams.py`` checks that today's code still reads
-these files exactly, and (where the codec library is the same) still writes
-them byte for byte. Regenerate only when the stream format or a codec's
-output changes on purpose, and say so in the change.
+``--pin-pixels`` leaves the streams alone and rewrites ``decoded`` and the
+PNG of every version's files: use it when a decoder or composer changes its
+output on purpose, and say so in the change.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -27,18 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from discover_core.metrics import psnr
-
 HERE = Path(__file__).resolve().parent
 STREAMS = HERE / "streams"
 WIDTH, HEIGHT = 64, 48
 
 PIPELINE: dict[str, Any] = {
-    "schema_version": 1,
+    "schema_version": 2,
     "name": "golden",
-    "task": {"name": "detection", "description": "golden streams"},
-    "label_source": {"plugin": "static", "options": {"labels": ["cat", "dog", "bird"]}},
-    "grounder": {"plugin": "boxes", "options": {"file": "unused.json"}},  # never built: regions are given
+    "tasks": [{"name": "detection", "description": "golden streams",
+               "label_source": {"plugin": "static", "options": {"labels": ["cat", "dog", "bird"]}}}],
+    "grounders": [{"plugin": "boxes", "options": {"file": "unused.json"}}],  # never built: regions are given
     "entropy_model": {"plugin": "roi-image", "options": {}},
     "composer": {"plugin": "paste", "options": {}},
 }
@@ -63,6 +72,21 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def version_name(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def current_version() -> str:
+    from discover_core.bitstream import FORMAT_VERSION
+
+    return version_name(FORMAT_VERSION)
+
+
+def folders() -> dict[str, Path]:
+    """Every version folder under ``streams/``, by version name."""
+    return {p.name: p for p in sorted(STREAMS.iterdir()) if p.is_dir()}
+
+
 def synthetic_image(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """The golden picture: smooth gradients, a disc, a bar and a checkerboard; uint8 RGB."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -77,11 +101,27 @@ def synthetic_image(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
 
 
 def libraries() -> dict[str, str | None]:
+    """Versions of the libraries that make (and decode) the payloads."""
     import PIL
     from PIL import features
 
     return {"pillow": PIL.__version__, "libjpeg_turbo": features.version("libjpeg_turbo"),
-            "libavif": features.version("avif"), "zlib": zlib.ZLIB_RUNTIME_VERSION}
+            "libavif": features.version("avif"), "zlib": zlib.ZLIB_RUNTIME_VERSION, "numpy": np.__version__}
+
+
+DECODER_LIBRARIES = {"jpeg": ("pillow", "libjpeg_turbo", "numpy"), "avif": ("pillow", "libavif", "numpy")}
+"""The libraries a case's decoded pixels depend on (codec, Pillow's resampling in the composer, numpy)."""
+
+
+def decoder_libraries(codec: str) -> dict[str, str | None]:
+    here = libraries()
+    return {k: here[k] for k in DECODER_LIBRARIES[codec]}
+
+
+def pixels_sha256(picture: np.ndarray) -> str:
+    """sha256 of a decoded picture: its shape, dtype and bytes."""
+    a = np.ascontiguousarray(picture)
+    return hashlib.sha256(repr((a.shape, a.dtype.str)).encode() + a.tobytes()).hexdigest()
 
 
 def pipeline_for(case: dict[str, Any]) -> dict[str, Any]:
@@ -109,29 +149,37 @@ def chunk_table(stream) -> list[dict[str, Any]]:
             for c in stream.chunks]
 
 
-def region_mask(stream) -> np.ndarray | None:
-    """Pixels covered by the boxes of the stream's content chunks (None if there are none)."""
-    w, h = stream.size
-    mask = np.zeros((h, w), bool)
-    for c in stream.chunks:
-        for x0, y0, x1, y1 in c.boxes:
-            mask[y0:y1, x0:x1] = True
-    return mask if mask.any() else None
+def pin_pixels(folder: Path, name: str) -> dict[str, Any]:
+    """Decode ``<name>.dscv`` with today's code: write ``<name>.decoded.png`` and update the sidecar."""
+    from PIL import Image
 
-
-def main() -> int:
+    from discover_core.bitstream import Stream
     from discover_core.pipeline import decode
 
-    STREAMS.mkdir(parents=True, exist_ok=True)
-    for old in list(STREAMS.glob("*.dscv")) + list(STREAMS.glob("*.json")):
+    picture = decode(Stream.from_bytes((folder / f"{name}.dscv").read_bytes()))
+    Image.fromarray(picture).save(folder / f"{name}.decoded.png", optimize=True)
+    sidecar_path = folder / f"{name}.json"
+    sidecar = json.loads(sidecar_path.read_text())
+    for stale in ("psnr", "psnr_regions"):  # the PSNR window these pins replace
+        sidecar.pop(stale, None)
+    sidecar["decoded"] = {"sha256": pixels_sha256(picture), "shape": list(picture.shape),
+                          "libraries": decoder_libraries(CASES[name]["options"]["codec"])}
+    sidecar_path.write_text(json.dumps(sidecar, indent=1) + "\n")
+    return sidecar
+
+
+def write_current() -> Path:
+    """(Re)write the streams of today's format version, with their sidecars and decoded pictures."""
+    folder = STREAMS / current_version()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
         old.unlink()
-    image = synthetic_image()
     for name, case in CASES.items():
         stream = build(case)
         data = stream.to_bytes()
-        picture, mask = decode(stream), region_mask(stream)
         sidecar = {
             "case": name,
+            "format_version": current_version(),
             "pipeline": pipeline_for(case),
             "regions": case["regions"],
             "extract": case.get("extract"),
@@ -140,14 +188,27 @@ def main() -> int:
             "sha256": hashlib.sha256(data).hexdigest(),
             "header": stream.header.model_dump(mode="json"),
             "chunks": chunk_table(stream),
-            "psnr": round(psnr(picture, image), 3),
-            "psnr_regions": None if mask is None else round(psnr(picture, image, mask), 3),
             "libraries": libraries(),
         }
-        (STREAMS / f"{name}.dscv").write_bytes(data)
-        (STREAMS / f"{name}.json").write_text(json.dumps(sidecar, indent=1) + "\n")
-        print(f"{name}: {len(data)} bytes, {len(stream.chunks)} chunks, PSNR {sidecar['psnr']:.2f} dB, "
-              f"in regions {sidecar['psnr_regions']} dB")
+        (folder / f"{name}.dscv").write_bytes(data)
+        (folder / f"{name}.json").write_text(json.dumps(sidecar, indent=1) + "\n")
+        pin_pixels(folder, name)
+        print(f"{folder.name}/{name}: {len(data)} bytes, {len(stream.chunks)} chunks")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pin-pixels", action="store_true",
+                        help="leave the streams alone; re-pin the decoded pictures of every version's files")
+    args = parser.parse_args(argv)
+    if args.pin_pixels:
+        for version, folder in folders().items():
+            for name in CASES:
+                sidecar = pin_pixels(folder, name)
+                print(f"{version}/{name}: decoded sha256 {sidecar['decoded']['sha256'][:16]}...")
+        return 0
+    write_current()
     return 0
 
 
