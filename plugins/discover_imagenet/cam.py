@@ -84,6 +84,13 @@ class CamGrounder(Grounder):
             True, description="also match candidate labels against the WordNet synonyms of the class names"
         )
 
+    @classmethod
+    def vocabulary(cls, options: Options, context: Context) -> frozenset[str]:
+        """The ImageNet class names, their WordNet synonyms (option ``synonyms``) and the COCO-80 names."""
+        from .classes import imagenet_classes
+
+        return imagenet_classes().vocabulary(options.synonyms)
+
     def __init__(self, options: Options | None = None, context: Context | None = None):
         super().__init__(options, context)
         self.check_requirements()

@@ -88,6 +88,12 @@ class ImagenetClasses:
         )
         object.__setattr__(self, "_by_coco", {normalise_label(k): frozenset(v) for k, v in self.coco.items()})
 
+    def vocabulary(self, synonyms: bool = True) -> frozenset[str]:
+        """Every label that stands for a class, as :func:`discover_core.interfaces.normalize_label` gives it
+        (with underscores, and with them read as spaces)."""
+        keys = set(self._by_name) | set(self._by_coco) | (set(self._by_synonym) if synonyms else set())
+        return frozenset(keys | {k.replace(" ", "_") for k in keys})
+
     def classes_for(self, label: str, synonyms: bool = True) -> frozenset[int]:
         """The class indices a candidate label stands for (empty if none)."""
         key = normalise_label(label)
