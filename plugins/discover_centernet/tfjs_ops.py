@@ -187,40 +187,46 @@ class MaxPool(Op):
         self.padding = _attr_padding(node)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = (0, 0)
         if self.padding == "SAME":
             top, bottom = same_pads(x.shape[2], self.kernel[0], self.stride[0], 1)
             left, right = same_pads(x.shape[3], self.kernel[1], self.stride[1], 1)
-            if top or bottom or left or right:
+            if top == bottom <= self.kernel[0] // 2 and left == right <= self.kernel[1] // 2:
+                pad = (top, left)  # max_pool2d pads with -inf itself
+            elif top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom), value=float("-inf"))
-        return F.max_pool2d(x, self.kernel, self.stride)
+        # PyTorch's CPU max-pooling is several times faster on channels-last memory
+        x = x.contiguous(memory_format=torch.channels_last)
+        return F.max_pool2d(x, self.kernel, self.stride, pad)
+
+
+def _interpolation_matrix(n_in: int, n_out: int, align_corners: bool, half_pixel_centers: bool) -> torch.Tensor:
+    """(n_out, n_in) weights of TensorFlow's bilinear resize along one axis (two non-zeros a row)."""
+    scale = (n_in - 1) / (n_out - 1) if align_corners and n_out > 1 else n_in / n_out
+    pos = torch.arange(n_out, dtype=torch.float64)
+    src = (pos + 0.5) * scale - 0.5 if half_pixel_centers else pos * scale
+    lo = torch.clamp(torch.floor(src), min=0)
+    frac = src - lo
+    lo_i = lo.long().clamp(max=n_in - 1)
+    hi_i = torch.clamp(torch.ceil(src).long(), 0, n_in - 1)
+    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out)
+    m.index_put_((rows, lo_i), 1.0 - frac, accumulate=True)
+    m.index_put_((rows, hi_i), frac, accumulate=True)
+    return m.to(torch.float32)
 
 
 def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: bool = False,
                     half_pixel_centers: bool = False) -> torch.Tensor:
-    """TensorFlow's ResizeBilinear on a channels-first tensor (all three coordinate conventions)."""
+    """TensorFlow's ResizeBilinear on a channels-first tensor (all three coordinate conventions).
 
-    def axis(n_in: int, n_out: int):
-        if align_corners and n_out > 1:
-            scale = (n_in - 1) / (n_out - 1)
-        else:
-            scale = n_in / n_out
-        pos = torch.arange(n_out, dtype=torch.float64)
-        src = (pos + 0.5) * scale - 0.5 if half_pixel_centers else pos * scale
-        lo = torch.clamp(torch.floor(src), min=0)
-        frac = (src - lo).to(torch.float32)
-        lo = lo.long().clamp(max=n_in - 1)
-        hi = torch.clamp(torch.ceil(src).long(), 0, n_in - 1)
-        return lo.to(x.device), hi.to(x.device), frac.to(x.device)
-
+    Separable: rows then columns, each a product with an interpolation matrix."""
     if x.shape[2] == height and x.shape[3] == width:
         return x
     x = x.float()
-    y0, y1, fy = axis(x.shape[2], height)
-    x0, x1, fx = axis(x.shape[3], width)
-    rows0, rows1 = x[:, :, y0], x[:, :, y1]
-    top = rows0[..., x0] + (rows0[..., x1] - rows0[..., x0]) * fx
-    bottom = rows1[..., x0] + (rows1[..., x1] - rows1[..., x0]) * fx
-    return top + (bottom - top) * fy[:, None]
+    ry = _interpolation_matrix(x.shape[2], height, align_corners, half_pixel_centers).to(x.device)
+    rx = _interpolation_matrix(x.shape[3], width, align_corners, half_pixel_centers).to(x.device)
+    return torch.matmul(torch.matmul(ry, x), rx.T)
 
 
 class ResizeBilinear(Op):

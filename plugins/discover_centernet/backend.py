@@ -1,0 +1,49 @@
+"""Options shared by the grounder and the task head, and loading the detector they name."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from discover_core.errors import ConfigError
+from discover_core.interfaces import PATH_OPTION, Options
+
+WEIGHTS_HELP = ("the CenterNet TensorFlow.js model: a folder holding centernet.json + centernet.bin, or the "
+                "path of the .json (relative to the pipeline file); default: the files that "
+                "`discover models fetch centernet` stores in the cache folder")
+
+
+class DetectorOptions(Options):
+    weights: str | None = Field(None, min_length=1, description=WEIGHTS_HELP, json_schema_extra=PATH_OPTION)
+    device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device")
+
+
+def _device(component):
+    import torch
+
+    name = component.options.device or component.context.device or "cpu"
+    where = f"{component.kind.replace('_', ' ')} '{component.name}'"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ConfigError(where, [("options.device", f"'{name}' is not a torch device ({e})")],
+                          "use cpu, cuda, cuda:1 or mps") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(where, [("options.device", f"'{name}' is not available (no CUDA here)")], "use device: cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(where, [("options.device", f"'{name}' is not available (no MPS here)")], "use device: cpu")
+    return dev
+
+
+def load_for(component):
+    """The CenterNet a component's ``weights`` / ``device`` options name (cached per process)."""
+    from .fetch import model_json
+    from .model import load
+
+    path = model_json(component.options.weights, component.context)
+    return load(path, _device(component))
+
+
+def fingerprint_of(component) -> str:
+    from .fetch import weights_fingerprint
+
+    return weights_fingerprint(component.model.path, component.context)
