@@ -1,0 +1,137 @@
+"""Local stand-ins for an OpenAI Chat Completions server and an Ollama chat server (127.0.0.1, a thread).
+
+Each server answers from a script: a queue of :class:`Reply` s, then ``default``
+(a callable of the request's JSON body). It records every request it got
+(path, headers, body), so tests count requests from the server's side.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass
+class Reply:
+    """One answer: an HTTP status with headers and a JSON body, or the model's text (``content``)."""
+
+    status: int = 200
+    content: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0
+
+
+def labels_reply(labels: list[str], **kw) -> Reply:
+    return Reply(content=json.dumps({"labels": labels}), **kw)
+
+
+class FakeServer:
+    """Base: a threaded HTTP server on 127.0.0.1 with a scripted reply queue and a request log."""
+
+    path = "/"
+
+    def __init__(self, default: Callable[[dict], Reply] | None = None):
+        self.script: list[Reply] = []
+        self.default = default or (lambda body: labels_reply([f"thing {i}" for i in range(120)]))
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"_unparsed": raw.decode("utf-8", "replace")}
+                with server._lock:
+                    server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                    reply = server.script.pop(0) if server.script else server.default(body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if self.path.rstrip("/") != server.path:
+                    reply = Reply(404, body={"error": f"no route {self.path}"})
+                payload = reply.body if reply.body is not None or reply.content is None else None
+                if payload is None and reply.content is not None and reply.status == 200:
+                    payload = server.answer(body, reply.content)
+                data = json.dumps(payload if payload is not None else {}).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, body: dict, content: str) -> dict:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeOpenAI(FakeServer):
+    """``POST /v1/chat/completions`` as OpenAI answers it."""
+
+    path = "/v1/chat/completions"
+
+    def answer(self, body, content):
+        return {"id": f"chatcmpl-{self.count}", "object": "chat.completion", "created": int(time.time()),
+                "model": f"{body.get('model', '?')}-served",
+                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                             "message": {"role": "assistant", "content": content, "refusal": None}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+class FakeOllama(FakeServer):
+    """``POST /api/chat`` (non-streaming) as Ollama answers it."""
+
+    path = "/api/chat"
+
+    def answer(self, body, content):
+        return {"model": body.get("model", "?"), "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": content}, "done": True, "done_reason": "stop"}
+
+
+def openai_error(status: int, message: str, **headers) -> Reply:
+    return Reply(status, body={"error": {"message": message, "type": "error", "code": None}},
+                 headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def ollama_error(status: int, message: str, **headers) -> Reply:
+    return Reply(status, body={"error": message}, headers={k.replace("_", "-"): v for k, v in headers.items()})
