@@ -164,6 +164,16 @@ class TestRoiImageManyRegions(EntropyModelOptionsContract):
         assert len(content) > 8 and len(self.content_subsets(content)) == self.max_subsets
 
 
+class TestHyperprior(EntropyModelContract):
+    """The learned codec with small, seeded initial weights (no checkpoint): the contract, not the quality."""
+
+    options = {"checkpoint": None, "channels": 16, "latent_channels": 16, "global_channels": 0, "seed": 3}
+
+    @pytest.fixture
+    def component_cls(self):
+        return _registered("entropy_model", "hyperprior", "discover_learned")
+
+
 # -- composers -------------------------------------------------------------------
 class TestPaste(ComposerContract):
     component_class = Paste
@@ -191,7 +201,7 @@ class TestImagenetClassifier(TaskHeadContract):
         return [_photo("chelsea"), _photo("coffee"), sample_image()]
 
 
-LAZY = {("grounder", "face"): TestFace, ("grounder", "cam"): TestCam,
+LAZY = {("grounder", "face"): TestFace, ("grounder", "cam"): TestCam, ("entropy_model", "hyperprior"): TestHyperprior,
         ("task_head", "imagenet-classifier"): TestImagenetClassifier}
 """Test classes whose component is imported in a fixture."""
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..bitstream import ComponentRecord, Stream
 from ..errors import PayloadError
-from ..interfaces import REPRESENTATIONS, Chunk, Composer, Decoded, Encoded, EntropyModel, Region
+from ..interfaces import REPRESENTATIONS, Chunk, Composer, Decoded, Encoded, EntropyModel, Region, path_options
 from ..metrics import psnr, region_mask
 from . import samples
 from .checks import check_decoded, check_image, decoded_digest, entry_point_registry, json_round_trip, require_extras
@@ -253,10 +253,12 @@ class EntropyModelOptionsContract(ComponentOptionsContract):
 
     def test_decodes_with_recorded_options_only(self, component_cls, component, reference_composer,
                                                 encode_image, encode_regions, context):
-        """A stream records only ``decoder_options`` (as JSON); a decoder built from them decodes the same."""
+        """A stream records only ``decoder_options`` (as JSON); a decoder built from them (plus the path options,
+        which come from the pipeline or the command line, never from a stream) decodes the same."""
         recorded = json_round_trip(recorded_options(component), "the recorded decoder options")
+        paths = {k: v for k, v in component.options.model_dump().items() if k in path_options(component_cls.Options)}
         try:
-            options = component_cls.Options.model_validate(recorded)
+            options = component_cls.Options.model_validate({**recorded, **paths})
         except ValidationError as exc:
             raise AssertionError(f"the options a stream records ({sorted(recorded)}) do not build a decoder: {exc}")
         decoder = component_cls(options, context)
@@ -264,8 +266,8 @@ class EntropyModelOptionsContract(ComponentOptionsContract):
         expected = self.decode_and_compose(component, reference_composer, encode_image, encoded, encoded.chunks)
         got = self.decode_and_compose(decoder, reference_composer, encode_image, encoded, encoded.chunks)
         assert np.array_equal(got, expected), \
-            f"a decoder built from only {sorted(recorded)} decodes differently: add the missing options to " \
-            f"decoder_options"
+            f"a decoder built from only {sorted(recorded)} (and path options {sorted(paths)}) decodes differently: " \
+            f"add the missing options to decoder_options"
 
     @pytest.mark.parametrize("with_regions", [False, True], ids=["no-regions", "regions"])
     @pytest.mark.parametrize("size", samples.ODD_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
