@@ -65,7 +65,7 @@ class CenterNet:
     def raw(self, image: np.ndarray) -> np.ndarray:
         """The graph's ``tower_0/detections`` (100, 6) for an image: x1, y1, x2, y2 (512-pixel input), score, class."""
         check_image(image)
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float().contiguous()
+        x = torch.from_numpy(image.astype(np.float32)).to(self.device).permute(2, 0, 1)[None].contiguous()
         x = resize_bilinear(x, INPUT_SIZE, INPUT_SIZE)
         return self.graph(x, nchw=True)[OUTPUT][0].float().cpu().numpy()
 
