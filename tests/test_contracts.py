@@ -246,10 +246,10 @@ def test_pytest_plugin_fixtures(sample_image, sample_regions, sample_labels, sam
     assert [r.label for r in sample_regions] == sample_labels
     assert discover_registry.get("composer", "paste").cls is Paste
     assert discover_registry is not entry_point_registry()
-    assert tiny_pipeline_dict["grounder"]["plugin"] == "boxes"
+    assert tiny_pipeline_dict["schema_version"] == 2 and tiny_pipeline_dict["grounders"][0]["plugin"] == "boxes"
     stream = tiny_pipeline.encode(sample_image, sample_meta)
     assert sorted(stream.header.labels) == sorted(sample_labels)
-    part = stream.extract(task=tiny_pipeline_dict["task"]["name"])
+    part = stream.extract(task=tiny_pipeline_dict["tasks"][0]["name"])
     picture = tiny_pipeline.decode(part.to_bytes())
     assert picture.shape == sample_image.shape
     x0, y0, x1, y1 = sample_regions[0].int_box(96, 64)

@@ -19,7 +19,7 @@ Fixtures:
     a fresh :class:`~discover_core.plugins.Registry` loaded from the
     ``discover`` entry points (not the process-wide one).
 ``tiny_pipeline_dict``
-    a pipeline mapping of built-ins only (static, boxes, roi-image, paste),
+    a schema 2 pipeline mapping of built-ins only (static, boxes, roi-image, paste),
     ready for :func:`discover_core.pipeline_from_dict`.
 ``tiny_pipeline``
     that pipeline, built against ``discover_registry``.

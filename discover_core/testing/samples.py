@@ -121,17 +121,16 @@ def write_box_file(path: str | Path, regions_by_image: dict[str, Sequence[Region
 
 
 def tiny_pipeline_dict(box_file: str | Path, task: str = "shapes") -> dict:
-    """A small pipeline mapping of built-ins only (static labels, the boxes grounder, roi-image, paste)."""
+    """A small schema 2 pipeline mapping of built-ins only (static labels, the boxes grounder, roi-image, paste)."""
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "name": "tiny",
-        "task": {"name": task, "description": "keep the square, the disc and the stripes"},
-        "label_source": {"plugin": "static", "options": {"labels": list(SAMPLE_LABELS)}},
-        "grounder": {"plugin": "boxes", "options": {"file": str(box_file), "missing": "empty"}},
+        "tasks": [{"name": task, "description": "keep the square, the disc and the stripes",
+                   "label_source": {"plugin": "static", "options": {"labels": list(SAMPLE_LABELS)}}}],
+        "grounders": [{"plugin": "boxes", "options": {"file": str(box_file), "missing": "empty"}}],
         "entropy_model": {"plugin": "roi-image", "options": {"codec": "webp", "background_scale": 0.25,
                                                              "align": 4}},
         "composer": {"plugin": "paste", "options": {}},
-        "task_heads": [],
     }
 
 
