@@ -51,7 +51,7 @@ def outcomes(tmp_path_factory) -> dict[str, dict[str, tuple[str, str]]]:
 
 def test_good_components_pass_their_suites(outcomes):
     good = {cls: tests for cls, tests in outcomes.items() if cls.startswith("TestGood")}
-    assert len(good) == 5, sorted(outcomes)
+    assert len(good) == 7, sorted(outcomes)
     bad = {f"{cls}::{t}": o[1][-600:] for cls, tests in good.items() for t, o in tests.items() if o[0] != "passed"}
     skipped_on_purpose = {"TestGoodLabels::test_registered_through_entry_point"}  # not installed
     assert set(bad) == skipped_on_purpose, bad

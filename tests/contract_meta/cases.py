@@ -1,8 +1,9 @@
 """Small components of each kind, each with a broken twin, run through the contract suites by
 ``tests/test_contract_meta.py`` (copied into a pytester folder as ``test_cases.py``; not collected here).
 
-Every ``Good*`` component passes its suite; every ``Broken*`` one breaks the contract in one way, named in
-``BROKEN`` (test that must fail, text its message must contain).
+Every ``Good*`` component passes its suite (``GoodLatent*``: a latent codec and a composer of it, so the
+latent checks are known to accept a valid latent); every ``Broken*`` one breaks the contract in one way,
+named in ``BROKEN`` (test that must fail, text its message must contain).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from discover_core import Chunk, Composer, Decoded, Encoded, EntropyModel, LabelSource, Options, Patch, Region
+from discover_core.interfaces import Latent
 from discover_core import Grounder, TaskHead
 from discover_core.errors import PayloadError
 from discover_core.testing import (ComposerOptionsContract, EntropyModelOptionsContract, GrounderOptionsContract,
@@ -24,6 +26,7 @@ BROKEN = {
                          ("test_every_option_is_described", "without a description")],
     "TestBrokenGrounder": [("test_regions_are_valid", "is not among the candidates")],
     "TestBrokenCodec": [("test_every_subset_of_content_chunks_decodes", "failed: KeyError")],
+    "TestBrokenLatentCodec": [("test_round_trip", "(ceil(H/stride), ceil(W/stride))")],
     "TestBrokenComposer": [("test_composes_full_images", "returned shape")],
     "TestBrokenHead": [("test_predictions_are_json_serialisable", "not JSON-serialisable")],
 }
@@ -130,6 +133,58 @@ class BrokenCodec(GoodCodec):
         return super().decode(size, params, chunks, format_version)
 
 
+class GoodLatentCodec(EntropyModel):
+    """A "latent" of 4x4 cell means: coarse (uint8) in the side chunk, exact (float32) in one content chunk."""
+
+    name = "meta-latent-codec"
+    produces = "latent"
+    latent_space = "meta-cells"
+    decoder_options = ()
+    STRIDE = 4
+
+    def encode(self, image, regions):
+        h, w = image.shape[:2]
+        s = self.STRIDE
+        gh, gw = -(-h // s), -(-w // s)
+        padded = np.pad(image.astype(np.float32), ((0, gh * s - h), (0, gw * s - w), (0, 0)), mode="edge")
+        cells = padded.reshape(gh, s, gw, s, 3).mean(axis=(1, 3)).transpose(2, 0, 1).astype(np.float32)
+        chunks = [Chunk("side", "coarse", np.rint(cells).astype(np.uint8).tobytes())]
+        boxes = tuple(b for r in regions if (b := r.int_box(w, h))[2] > b[0] and b[3] > b[1])
+        if boxes:
+            chunks.append(Chunk("content", "exact", cells.tobytes(), labels=tuple(sorted({
+                r.label for r in regions if (b := r.int_box(w, h))[2] > b[0] and b[3] > b[1]})), boxes=boxes))
+        return Encoded(chunks, {"grid": [gh, gw]})
+
+    def decode(self, size, params, chunks, format_version):
+        gh, gw = params["grid"]
+        side = chunks[0].payload
+        if len(side) != 3 * gh * gw:
+            raise PayloadError("the coarse chunk does not hold the grid")
+        values = np.frombuffer(side, np.uint8).reshape(3, gh, gw).astype(np.float32)
+        arrived = np.zeros((gh, gw), bool)
+        content = [c for c in chunks if c.kind == "content"]
+        for c in content:
+            if len(c.payload) != 4 * 3 * gh * gw:
+                raise PayloadError("the exact chunk does not hold the grid")
+            values = np.frombuffer(c.payload, np.float32).reshape(3, gh, gw).copy()
+            if not np.isfinite(values).all():
+                raise PayloadError("the exact chunk holds non-finite values")
+            arrived[:] = True
+        w, h = size
+        return Decoded(size=(w, h), representation="latent",
+                       latent=Latent(values, self.STRIDE, arrived, self.latent_space),
+                       missing=None if content else np.ones((h, w), bool))
+
+
+class BrokenLatentCodec(GoodLatentCodec):
+    """Says its latent has stride 2 while its grid is at stride 4."""
+
+    def decode(self, size, params, chunks, format_version):
+        d = super().decode(size, params, chunks, format_version)
+        return Decoded(size=d.size, representation="latent", missing=d.missing,
+                       latent=Latent(d.latent.values, 2, d.latent.arrived, d.latent.space))
+
+
 # -- composers -------------------------------------------------------------------------
 class GoodComposer(Composer):
     """Nearest-neighbour upsampling, patches pasted on top."""
@@ -156,6 +211,20 @@ class BrokenComposer(GoodComposer):
 
     def compose(self, decoded):
         return np.ascontiguousarray(super().compose(decoded).transpose(1, 0, 2))
+
+
+class GoodLatentComposer(Composer):
+    """Each 4x4 cell painted with its mean."""
+
+    name = "meta-latent-composer"
+    accepts = frozenset({"latent"})
+    latent_spaces = frozenset({"meta-cells"})
+
+    def compose(self, decoded):
+        w, h = decoded.size
+        lat = decoded.latent
+        cells = np.clip(np.rint(lat.values), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        return np.ascontiguousarray(cells.repeat(lat.stride, 0).repeat(lat.stride, 1)[:h, :w])
 
 
 # -- task heads --------------------------------------------------------------------------
@@ -214,6 +283,21 @@ class TestGoodCodec(EntropyModelOptionsContract):
 class TestBrokenCodec(EntropyModelOptionsContract):
     component_class = BrokenCodec
     composer_class = GoodComposer
+
+
+class TestGoodLatentCodec(EntropyModelOptionsContract):
+    component_class = GoodLatentCodec
+    composer_class = GoodLatentComposer
+
+
+class TestBrokenLatentCodec(EntropyModelOptionsContract):
+    component_class = BrokenLatentCodec
+    composer_class = GoodLatentComposer
+
+
+class TestGoodLatentComposer(ComposerOptionsContract):
+    component_class = GoodLatentComposer
+    entropy_model_class = GoodLatentCodec
 
 
 class TestGoodComposer(ComposerOptionsContract):
