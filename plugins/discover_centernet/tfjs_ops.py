@@ -200,33 +200,32 @@ class MaxPool(Op):
         return F.max_pool2d(x, self.kernel, self.stride, pad)
 
 
-def _interpolation_matrix(n_in: int, n_out: int, align_corners: bool, half_pixel_centers: bool) -> torch.Tensor:
-    """(n_out, n_in) weights of TensorFlow's bilinear resize along one axis (two non-zeros a row)."""
+def _axis(n_in: int, n_out: int, align_corners: bool, half_pixel_centers: bool, device):
+    """Source indices (low, high) and weights of TensorFlow's bilinear resize along one axis."""
     scale = (n_in - 1) / (n_out - 1) if align_corners and n_out > 1 else n_in / n_out
     pos = torch.arange(n_out, dtype=torch.float64)
     src = (pos + 0.5) * scale - 0.5 if half_pixel_centers else pos * scale
     lo = torch.clamp(torch.floor(src), min=0)
-    frac = src - lo
+    frac = (src - lo).to(torch.float32)
     lo_i = lo.long().clamp(max=n_in - 1)
     hi_i = torch.clamp(torch.ceil(src).long(), 0, n_in - 1)
-    m = torch.zeros(n_out, n_in, dtype=torch.float64)
-    rows = torch.arange(n_out)
-    m.index_put_((rows, lo_i), 1.0 - frac, accumulate=True)
-    m.index_put_((rows, hi_i), frac, accumulate=True)
-    return m.to(torch.float32)
+    return lo_i.to(device), hi_i.to(device), frac.to(device)
 
 
 def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: bool = False,
                     half_pixel_centers: bool = False) -> torch.Tensor:
     """TensorFlow's ResizeBilinear on a channels-first tensor (all three coordinate conventions).
 
-    Separable: rows then columns, each a product with an interpolation matrix."""
+    Like TensorFlow: interpolate along x on the two source rows, then between them along y."""
     if x.shape[2] == height and x.shape[3] == width:
         return x
     x = x.float()
-    ry = _interpolation_matrix(x.shape[2], height, align_corners, half_pixel_centers).to(x.device)
-    rx = _interpolation_matrix(x.shape[3], width, align_corners, half_pixel_centers).to(x.device)
-    return torch.matmul(torch.matmul(ry, x), rx.T)
+    x0, x1, fx = _axis(x.shape[3], width, align_corners, half_pixel_centers, x.device)
+    y0, y1, fy = _axis(x.shape[2], height, align_corners, half_pixel_centers, x.device)
+    left, right = x.index_select(3, x0), x.index_select(3, x1)
+    cols = torch.lerp(left, right, fx)  # (N, C, H_in, width)
+    top, bottom = cols.index_select(2, y0), cols.index_select(2, y1)
+    return torch.lerp(top, bottom, fy[:, None])
 
 
 class ResizeBilinear(Op):
