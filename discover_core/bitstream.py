@@ -43,8 +43,9 @@ carry fields it does not know (ignored); for its own or an earlier minor version
 1.1 added ``provider``, ``distribution``, ``format_version`` and ``weights`` to the component records."""
 PREFIX = struct.Struct(">4sBBI")
 CRC = struct.Struct(">I")
-MAX_HEADER_BYTES = 1 << 24
-"""Largest header, compressed or decompressed (16 MiB)."""
+MAX_HEADER_BYTES = 1 << 22
+"""Largest header, compressed or decompressed (4 MiB; a header of the most chunks and boxes allowed below
+takes well under 1 MiB)."""
 MAX_SIDE = 1 << 16
 """Largest width or height a header may declare."""
 MAX_HEADER_DEPTH = 32
@@ -136,6 +137,21 @@ class StreamHeader(_Model):
     labels: list[Name] = Field(default_factory=list, max_length=MAX_LABELS)
     chunks: list[ChunkEntry] = Field(max_length=MAX_CHUNKS)
     content_chunks_encoded: Count = Field(description="content chunks in the full stream")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_counts(cls, data: Any) -> Any:
+        """Refuse oversized tables before their items are validated one by one."""
+        if isinstance(data, dict):
+            for key, most in (("chunks", MAX_CHUNKS), ("labels", MAX_LABELS), ("tasks", MAX_TASKS)):
+                if isinstance(data.get(key), list) and len(data[key]) > most:
+                    raise ValueError(f"the header lists {len(data[key])} {key}, more than {most}")
+            chunks = data.get("chunks")
+            if isinstance(chunks, list):
+                boxes = sum(len(c["boxes"]) for c in chunks if isinstance(c, dict) and isinstance(c.get("boxes"), list))
+                if boxes > MAX_BOXES:
+                    raise ValueError(f"the chunks carry {boxes} boxes, more than {MAX_BOXES}")
+        return data
 
     @model_validator(mode="after")
     def _check_refs(self) -> "StreamHeader":
@@ -344,23 +360,27 @@ def _no_constant(name: str) -> Any:
 
 def _check_json(obj: Any) -> None:
     """Bounded nesting, strings that are valid Unicode (no lone surrogates), finite numbers."""
-    stack = [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
+    level, depth, strings = [obj], 1, []
+    while level:
         if depth > MAX_HEADER_DEPTH:
             raise ValueError(f"it is nested deeper than {MAX_HEADER_DEPTH} levels")
-        if isinstance(value, dict):
-            stack.extend((k, depth) for k in value)
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("a string holds a lone surrogate escape (not valid Unicode)") from None
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("a number is too large to be finite")
+        deeper: list[Any] = []
+        for value in level:
+            kind = type(value)
+            if kind is dict:
+                strings.extend(value)
+                deeper.extend(value.values())
+            elif kind is list:
+                deeper.extend(value)
+            elif kind is str:
+                strings.append(value)
+            elif kind is float and not math.isfinite(value):
+                raise ValueError("a number is too large to be finite")
+        level, depth = deeper, depth + 1
+    try:
+        "".join(strings).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate escape (not valid Unicode)") from None
 
 
 def _parse_header(packed: bytes, source: str, later_minor: bool = False) -> StreamHeader:
@@ -368,8 +388,10 @@ def _parse_header(packed: bytes, source: str, later_minor: bool = False) -> Stre
     try:
         d = zlib.decompressobj()
         raw = d.decompress(packed, MAX_HEADER_BYTES)
-        if d.unconsumed_tail or not d.eof:
-            raise ValueError("header does not decompress to a complete, bounded document")
+        if d.unconsumed_tail:
+            raise ValueError(f"the header decompresses to more than {MAX_HEADER_BYTES} bytes")
+        if not d.eof:
+            raise ValueError("the compressed header is cut short")
         if d.unused_data:
             raise ValueError(f"{len(d.unused_data)} bytes follow the compressed header")
         obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)

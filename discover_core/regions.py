@@ -25,7 +25,7 @@ def box_mask(boxes: Iterable[Box | IntBox], rect: IntBox) -> np.ndarray:
     rx0, ry0, rx1, ry1 = rect
     h, w = max(0, ry1 - ry0), max(0, rx1 - rx0)
     clipped: dict[IntBox, None] = {}
-    for x0, y0, x1, y1 in boxes:
+    for x0, y0, x1, y1 in dict.fromkeys(boxes):
         b = (min(w, max(0, math.floor(x0) - rx0)), min(h, max(0, math.floor(y0) - ry0)),
              min(w, max(0, math.ceil(x1) - rx0)), min(h, max(0, math.ceil(y1) - ry0)))
         if b[2] > b[0] and b[3] > b[1]:

@@ -173,7 +173,10 @@ class RoiImage(EntropyModel):
                 raise PayloadError(f"content chunk '{c.name}' carries no boxes",
                                    "the stream is damaged or was not written by roi-image")
             else:
-                regions.append((bounds(c.boxes), c))
+                boxes = tuple(dict.fromkeys(c.boxes))  # a box listed many times is one box
+                if len(boxes) < len(c.boxes):
+                    c = Chunk(c.kind, c.name, c.payload, c.labels, boxes, c.tasks)
+                regions.append((bounds(boxes), c))
         for (x0, y0, x1, y1), c in rest + regions:  # each payload's own header, before any pixel is decoded
             probe_still(c.payload, codec, (x1 - x0, y1 - y0))
         missing = None if rest else ~box_mask([b for _, c in regions for b in c.boxes], (0, 0, w, h))

@@ -12,8 +12,8 @@ from discover_core.interfaces import Composer, Decoded, Options, Patch
 
 from .codec import resize
 
-STRIP_ROWS = 256
-"""Rows of a patch blended at a time: feathering works on strips, so its memory does not grow with the patch."""
+TILE = 256
+"""Side of the tiles a patch is feathered in: work and memory stay linear in the patch, whatever its size."""
 
 
 def _edge_distance(mask: np.ndarray, open_sides: tuple[bool, bool, bool, bool]) -> np.ndarray:
@@ -38,9 +38,10 @@ def _edge_distance(mask: np.ndarray, open_sides: tuple[bool, bool, bool, bool]) 
 def feather_paste(region: np.ndarray, p: Patch, feather: int, open_sides: tuple[bool, bool, bool, bool]) -> None:
     """Paste ``p`` into ``region`` (its place on the canvas), blending over ``feather`` pixels at open edges.
 
-    Weights rise linearly from the region's edge: ``d / (feather + 1)`` at distance ``d``; pixels deeper
-    than ``feather`` are copied. Work is linear in the patch area and done in strips of
-    :data:`STRIP_ROWS` rows (each with ``feather + 1`` rows of context), so any canvas costs bounded memory.
+    Weights rise linearly from the region's edge: ``d / (feather + 1)`` at (chessboard) distance ``d``;
+    pixels deeper than ``feather`` are copied. The patch is done in tiles of :data:`TILE` pixels, each
+    with ``feather + 1`` pixels of context; a tile with no edge within reach is copied outright. The work
+    is linear in the patch area and the memory is a few tiles, so any canvas and feather are bounded work.
     """
     h, w = p.pixels.shape[:2]
     left, top, right, bottom = open_sides
@@ -49,19 +50,24 @@ def feather_paste(region: np.ndarray, p: Patch, feather: int, open_sides: tuple[
         return
     mask = p.mask if p.mask is not None else np.ones((h, w), bool)
     ctx = feather + 1
-    for y in range(0, h, STRIP_ROWS):
-        lo, hi = max(0, y - ctx), min(h, y + STRIP_ROWS + ctx)
-        # Strip edges inside the patch are not patch edges: only the patch's own top and bottom can be open.
-        d = _edge_distance(mask[lo:hi], (left, top and lo == 0, right, bottom and hi == h))
-        d = d[y - lo:min(h, y + STRIP_ROWS) - lo]
-        rows = slice(y, y + d.shape[0])
-        dst, src = region[rows], p.pixels[rows]
-        np.copyto(dst, src, where=((d > feather) | (d < 0))[:, :, None])
-        ys, xs = np.nonzero((d >= 1) & (d <= feather))
-        if len(ys):
-            a = (d[ys, xs].astype(np.float32) / ctx)[:, None]
-            blended = a * src[ys, xs].astype(np.float32) + (1.0 - a) * dst[ys, xs].astype(np.float32)
-            dst[ys, xs] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    for y in range(0, h, TILE):
+        for x in range(0, w, TILE):
+            y1, x1 = min(h, y + TILE), min(w, x + TILE)
+            ylo, yhi, xlo, xhi = max(0, y - ctx), min(h, y1 + ctx), max(0, x - ctx), min(w, x1 + ctx)
+            # Tile edges inside the patch are not patch edges: only the patch's own sides can be open.
+            sides = (left and xlo == 0, top and ylo == 0, right and xhi == w, bottom and yhi == h)
+            near = mask[ylo:yhi, xlo:xhi]
+            dst, src = region[y:y1, x:x1], p.pixels[y:y1, x:x1]
+            if not any(sides) and near.all():  # no edge within reach: all interior
+                dst[...] = src
+                continue
+            d = _edge_distance(near, sides)[y - ylo:y1 - ylo, x - xlo:x1 - xlo]
+            np.copyto(dst, src, where=((d > feather) | (d < 0))[:, :, None])
+            ys, xs = np.nonzero((d >= 1) & (d <= feather))
+            if len(ys):
+                a = (d[ys, xs].astype(np.float32) / ctx)[:, None]
+                blended = a * src[ys, xs].astype(np.float32) + (1.0 - a) * dst[ys, xs].astype(np.float32)
+                dst[ys, xs] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 class Paste(Composer):
