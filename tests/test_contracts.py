@@ -13,14 +13,17 @@ its extra is not installed.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 
 from discover_core.testing import (ComposerContract, ComposerOptionsContract, EntropyModelContract,
                                    EntropyModelOptionsContract, GrounderContract, GrounderOptionsContract,
                                    LabelSourceContract, LabelSourceOptionsContract, TaskHeadContract,
-                                   entry_point_registry, write_box_file)
+                                   SUITES, entry_point_registry, write_box_file)
 from discover_core.testing.contract import ComponentClassContract
 from discover_boxes.grounder import BoxesGrounder
 from discover_roi.codec import RoiImage
@@ -201,28 +204,43 @@ class TestImagenetClassifier(TaskHeadContract):
         return [_photo("chelsea"), _photo("coffee"), sample_image()]
 
 
-LAZY = {("grounder", "face"): TestFace, ("grounder", "cam"): TestCam, ("entropy_model", "hyperprior"): TestHyperprior,
-        ("task_head", "imagenet-classifier"): TestImagenetClassifier}
-"""Test classes whose component is imported in a fixture."""
+TESTS = Path(__file__).resolve().parent
+
+
+def whole_suites_in_tests() -> dict[tuple[str, str], list[str]]:
+    """(kind, name) of each built-in -> the test classes (anywhere under tests/) on its kind's whole suite that
+    name it: by its class name (``component_class = Paste``) or its quoted name (``_registered(..., "face")``)."""
+    builtins = [r for r in entry_point_registry().all() if r.distribution == "discover-codec"]
+    suites = {kind: cls.__name__ for kind, cls in SUITES.items()}
+    found: dict[tuple[str, str], list[str]] = {(r.kind, r.name): [] for r in builtins}
+    for path in sorted(TESTS.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            body = ast.get_source_segment(source, node) or ""
+            for r in builtins:
+                if suites[r.kind] in bases and (re.search(rf"\b{r.cls.__name__}\b", body) or f'"{r.name}"' in body):
+                    found[(r.kind, r.name)].append(f"{path.relative_to(TESTS)}::{node.name}")
+    return found
 
 
 def test_every_builtin_has_one_whole_contract_test():
-    """A new built-in component must be added here, with one whole suite (class checks run once per class)."""
-    classes = [c for c in globals().values() if isinstance(c, type) and c.__name__.startswith("Test")]
-    whole: dict[tuple[str, str], list[str]] = {}
-    for c in classes:
-        cls = getattr(c, "component_class", None)
-        key = (c.kind, cls.name) if cls is not None else next((k for k, v in LAZY.items() if v is c), None)
-        if key is not None and issubclass(c, ComponentClassContract):
-            whole.setdefault(key, []).append(c.__name__)
-    builtins = {(r.kind, r.name) for r in entry_point_registry().all() if r.distribution == "discover-codec"}
-    assert builtins <= set(whole), f"built-ins without a whole contract test: {sorted(builtins - set(whole))}"
-    twice = {k: v for k, v in whole.items() if len(v) > 1}
+    """A new built-in component needs one test class on its kind's whole suite (class checks run once per class),
+    here or in its own tests; further option sets use the ...OptionsContract half."""
+    found = whole_suites_in_tests()
+    missing = sorted(k for k, v in found.items() if not v)
+    assert not missing, f"built-ins without a whole contract test: {missing}"
+    twice = {k: v for k, v in found.items() if len(v) > 1}
     assert not twice, f"several whole suites for one class (use the ...OptionsContract for more option sets): {twice}"
-    for c in classes:
+    whole_here = {cls for v in found.values() for cls in v if cls.startswith("test_contracts.py::")}
+    for c in [c for c in globals().values() if isinstance(c, type) and c.__name__.startswith("Test")]:
         cls = getattr(c, "component_class", None)
-        if cls is not None:
-            assert (c.kind, cls.name) in whole, f"{c.__name__} tests options of a class no whole suite checks"
+        if cls is not None and not issubclass(c, ComponentClassContract):
+            assert found.get((c.kind, cls.name)), f"{c.__name__} tests options of a class no whole suite checks"
+        if issubclass(c, ComponentClassContract):
+            assert f"test_contracts.py::{c.__name__}" in whole_here, f"{c.__name__} is not found by the scan"
 
 
 # -- the testing package itself --------------------------------------------------
