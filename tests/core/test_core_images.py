@@ -317,3 +317,62 @@ def test_atomic_save_image(tmp_path, image):
     with pytest.raises(InputError, match="unknown image extension"):
         atomic_save_image(tmp_path / "pic.unknownext", image)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+
+
+# -- odd files and output limits -------------------------------------------------------------
+def test_pillow_does_not_cap_below_max_pixels():
+    assert Image.MAX_IMAGE_PIXELS is None or Image.MAX_IMAGE_PIXELS >= images_mod.MAX_PIXELS
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    import signal
+
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    signal.alarm(5)  # a blocking open would hang the test; fail it instead
+    try:
+        with pytest.raises(InputError, match="is a FIFO"):
+            load_image(path)
+    finally:
+        signal.alarm(0)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/dev/null", "is a character device"),
+    ("x" * 256 + ".png", "more than the 255"),
+])
+def test_special_files_and_long_names(tmp_path, path, expected):
+    with pytest.raises(InputError, match=expected) as exc:
+        load_image(tmp_path / path)
+    assert exc.value.hint
+
+
+def test_symlink_loop_is_an_input_error(tmp_path):
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    with pytest.raises(InputError, match="symbolic link loop"):
+        load_image(tmp_path / "a.png")
+
+
+def test_animated_gif_warns_that_only_the_first_frame_is_encoded(tmp_path, caplog):
+    frames = [Image.new("RGB", (8, 6), c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+    with caplog.at_level("WARNING", logger="discover_core.images"):
+        arr, _ = load_image(path)
+    assert "has 3 frames" in caplog.text and "only the first is encoded" in caplog.text
+    assert arr.shape == (6, 8, 3) and arr[0, 0, 0] > 200 and arr[0, 0, 2] < 50
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="discover_core.images"):
+        load_image(save(frames[0], tmp_path / "still.gif"))
+    assert "frames" not in caplog.text
+
+
+@pytest.mark.parametrize("ext, width, limit", [(".webp", 16384, 16383), (".jpg", 65501, 65500)])
+def test_pictures_too_wide_for_the_format_are_input_errors(tmp_path, ext, width, limit):
+    wide = np.zeros((1, width, 3), np.uint8)
+    with pytest.raises(InputError, match=f"at most {limit} pixels a side") as exc:
+        atomic_save_image(tmp_path / f"wide{ext}", wide)
+    assert "png" in exc.value.hint
+    assert list(tmp_path.iterdir()) == []
+    atomic_save_image(tmp_path / "wide.png", wide)  # PNG holds it

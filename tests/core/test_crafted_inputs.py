@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import random
 import resource
 import signal
+import socket
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +24,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from discover_core.bitstream import CRC, MAGIC, PREFIX, ComponentRecord, Stream
-from discover_core.errors import DiscoverError, PayloadError, StreamError
+from discover_core import files
+from discover_core.errors import DiscoverError, InputError, PayloadError, StreamError
 from discover_core.files import read_stream_file
 from discover_core.interfaces import Chunk, Region
 from discover_roi.codec import RoiImage
@@ -352,3 +356,77 @@ def test_a_jpeg_claiming_9000_square_but_holding_8x8_is_refused(where):
     with bounded(seconds=5, memory=1 << 30):
         with pytest.raises(PayloadError, match=f"too few for a {size}x{size} picture"):
             decode(join(header, payloads))
+
+
+# -- stream files (discover info / decode / extract read them with read_stream_file) ------------
+def test_a_stream_file_reads(tmp_path):
+    stream = make_stream(regions=REGIONS)
+    path = tmp_path / "s.dscv"
+    path.write_bytes(stream.to_bytes())
+    back = read_stream_file(path)
+    assert back.header == stream.header and back.chunks == stream.chunks
+
+
+def _fifo(folder):
+    path = folder / "pipe.dscv"
+    os.mkfifo(path)
+    return path
+
+
+def _socket(folder):
+    with socket.socket(socket.AF_UNIX) as sock:  # the socket file stays after the socket is closed
+        sock.bind(str(folder / "sock"))
+    return folder / "sock"
+
+
+def _loop(folder):
+    (folder / "a").symlink_to(folder / "b")
+    (folder / "b").symlink_to(folder / "a")
+    return folder / "a"
+
+
+def _under_a_file(folder):
+    (folder / "file").write_bytes(b"x")
+    return folder / "file" / "s.dscv"
+
+
+@pytest.mark.parametrize("make, expected", [
+    (_fifo, "is a FIFO (named pipe), not a stream file"),
+    (_socket, "is a socket, not a stream file"),
+    (lambda folder: Path("/dev/null"), "is a character device, not a stream file"),
+    (lambda folder: folder, "is a folder, not a stream file"),
+    (_loop, "a symbolic link loop"),
+    (_under_a_file, "a part of the path is a file, not a folder"),
+    (lambda folder: folder / ("x" * 252 + ".dscv"), "more than the 255 a file system allows"),
+    (lambda folder: folder / "missing.dscv", "stream not found"),
+])
+def test_odd_stream_paths_are_input_errors(tmp_path, make, expected):
+    path = make(tmp_path)
+    with bounded(seconds=3):
+        with pytest.raises(InputError) as exc:
+            read_stream_file(path)
+    assert expected in exc.value.message and exc.value.hint
+
+
+def test_an_unreadable_stream_file(tmp_path, monkeypatch):
+    path = tmp_path / "s.dscv"
+    path.write_bytes(make_stream().to_bytes())
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.os, "open", denied)
+    with pytest.raises(InputError, match="permission denied"):
+        read_stream_file(path)
+
+
+def test_the_magic_is_checked_before_the_size(tmp_path):
+    path = tmp_path / "photo.dscv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
+    with pytest.raises(StreamError, match="is not a discover stream \\(it looks like a PNG image\\)"):
+        read_stream_file(path, max_bytes=1024)
+    path.write_bytes(make_stream().to_bytes())
+    size = path.stat().st_size
+    with pytest.raises(StreamError, match=f"is {size} bytes, more than the 100 a stream may have"):
+        read_stream_file(path, max_bytes=100)
+    assert read_stream_file(path, max_bytes=size).header.width == 64
