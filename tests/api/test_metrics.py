@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from discover_core.metrics import bpp, ms_ssim, psnr, quality_report, region_mask, ssim_inside_outside
+from discover_core.metrics import bpp, ms_ssim, ms_ssim_scales, psnr, quality_report, region_mask, ssim_inside_outside
+from discover_core.regions import box_mask, image_mask
 
 
 def photo():
@@ -65,3 +66,63 @@ def test_ssim_inside_outside_sees_where_the_damage_is():
     report = quality_report(img, damaged, [(150, 100, 400, 300)])
     assert report["psnr_out"] == math.inf and report["psnr_in"] < 40
     assert report["region_fraction"] == pytest.approx(250 * 200 / (600 * 400))
+
+
+@pytest.mark.parametrize("side", range(80, 201, 3))
+def test_ms_ssim_at_every_size_from_80_to_200(side):
+    """torchmetrics refuses ``side // (scales - 1) ** 2 <= 10``: 88-98 px used to pick 4 scales and raise."""
+    img = photo()[:side, :side + 13]
+    noisy = np.clip(img.astype(int) + 12, 0, 255).astype(np.uint8)
+    value = ms_ssim(img, noisy)
+    assert 0.0 < value < 1.0
+
+
+@pytest.mark.parametrize("side, scales", [(10, 0), (11, 1), (12, 2), (43, 2), (44, 3), (88, 3), (98, 3), (99, 4),
+                                          (175, 4), (176, 5), (4000, 5)])
+def test_ms_ssim_scales_follow_torchmetrics_rule(side, scales):
+    assert ms_ssim_scales(side) == scales
+
+
+def test_ms_ssim_rule_is_the_one_torchmetrics_enforces():
+    """One more scale than chosen is refused by torchmetrics at the boundary sizes."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
+
+    from discover_core.metrics import _tensor
+
+    for side in (43, 98, 175):
+        img = photo()[:side, :side]
+        betas = (0.2,) * (ms_ssim_scales(side) + 1)
+        with pytest.raises(ValueError):
+            msssim(_tensor(img), _tensor(img), data_range=1.0, betas=betas, normalize="relu")
+
+
+# -- box masks (discover_core.regions: the one implementation) --------------------------------
+def naive(boxes, rect):
+    x0, y0, x1, y1 = rect
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    for bx0, by0, bx1, by1 in boxes:
+        ys = slice(max(0, math.floor(by0) - y0), max(0, math.ceil(by1) - y0))
+        xs = slice(max(0, math.floor(bx0) - x0), max(0, math.ceil(bx1) - x0))
+        m[ys, xs] = True
+    return m
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 40, 3000])
+def test_box_mask_matches_filling_box_by_box(count):
+    rng = np.random.default_rng(count)
+    rect = (10, 5, 90, 70)
+    boxes = [tuple(float(v) for v in (x, y, x + rng.uniform(0, 50), y + rng.uniform(0, 40)))
+             for x, y in rng.uniform(-10, 100, (count, 2))]
+    np.testing.assert_array_equal(box_mask(boxes, rect), naive(boxes, rect))
+    np.testing.assert_array_equal(image_mask(100, 80, boxes), naive(boxes, (0, 0, 100, 80)))
+    np.testing.assert_array_equal(region_mask(100, 80, boxes), image_mask(100, 80, boxes))
+
+
+def test_box_mask_work_is_bounded_by_the_area():
+    import time
+
+    boxes = [(0, 0, 2000, 2000)] * 1_000_000 + [(i, i, i + 1500, i + 1500) for i in range(400)]
+    start = time.perf_counter()
+    m = box_mask(boxes, (0, 0, 2000, 2000))
+    assert time.perf_counter() - start < 3
+    assert m.all()

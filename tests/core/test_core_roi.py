@@ -252,3 +252,137 @@ def test_too_large_for_the_codec_is_a_user_error():
     with pytest.raises(InputError, match="too large for webp"):
         encode_still(wide, "webp", 50)
     assert encode_still(wide, "jpeg", 50)[:2] == b"\xff\xd8"
+
+
+# -- decode: checks, missing area, one patch at a time ----------------------------------------
+def test_missing_is_the_area_no_content_arrived_for(make_pipeline, image, regions):
+    pipeline = make_pipeline(codec="jpeg", align=4)
+    full = pipeline.encode(image, regions=regions)
+    assert decoded_parts(pipeline, full).missing is None  # 'rest' arrived: everything did
+    part = full.extract(task="detection")
+    h, w = image.shape[:2]
+    covered = box_mask([b for c in part.chunks for b in c.boxes], (0, 0, w, h))
+    missing = decoded_parts(pipeline, part).missing
+    assert missing.shape == (h, w) and missing.dtype == bool
+    np.testing.assert_array_equal(missing, ~covered)
+    assert decoded_parts(pipeline, keep(full, [])).missing.all()
+
+
+def test_patches_are_decoded_one_at_a_time(make_pipeline, image, regions, monkeypatch):
+    import discover_roi.codec as codec_mod
+
+    pipeline = make_pipeline(codec="jpeg", align=4)
+    stream = pipeline.encode(image, regions=regions)
+    calls = []
+    real = codec_mod.decode_still
+    monkeypatch.setattr(codec_mod, "decode_still", lambda *a: calls.append(a[2]) or real(*a))
+    decoded = decoded_parts(pipeline, stream)
+    assert calls == [(8, 6)]  # only the background so far; the other payloads' headers were checked
+    assert len(decoded.patches) == 3
+    first = decoded.patches[0]
+    assert first.box == (0, 0, 64, 48) and first.mask is None  # 'rest' goes first
+    assert len(calls) == 2
+    assert [p.labels for p in decoded.patches] == [(), ("cat", "dog"), ("bird",)]
+    assert len(calls) == 5
+
+
+def test_composing_holds_one_decoded_patch_at_a_time(make_dict):
+    """Eight overlapping chunks, each decoding to the whole 1024x1024 picture: peak memory stays near one."""
+    import tracemalloc
+
+    from discover_core.bitstream import ComponentRecord
+    from discover_core.interfaces import Chunk
+    from discover_core.stills import encode_still
+    from discover_roi.codec import RoiImage
+    from discover_roi.paste import Paste
+
+    n, side = 8, 1024
+    pixels = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
+    payload = encode_still(pixels, "jpeg", 30)
+    chunks = [Chunk("side", "background", encode_still(pixels[:8, :8], "jpeg", 30))] + [
+        Chunk("content", f"region-{i}", payload, ("cat",), ((0, 0, side, side),)) for i in range(n)]
+    em, comp = RoiImage(RoiImage.Options(codec="jpeg")), Paste()
+    patch_bytes = side * side * 3
+
+    def peak(eager: bool) -> float:
+        tracemalloc.start()
+        try:
+            decoded = em.decode((side, side), {"background_size": [8, 8]}, chunks, 1)
+            if eager:  # what holding every decoded patch at once would cost
+                decoded.patches = list(decoded.patches)
+            comp.compose(decoded)
+            return tracemalloc.get_traced_memory()[1] / patch_bytes
+        finally:
+            tracemalloc.stop()
+
+    assert peak(eager=True) > n
+    assert peak(eager=False) < 4  # the canvas, one patch while it is decoded and pasted, its mask
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({}, "background_size: Field required"),
+    ({"background_size": [True, 6]}, "background_size.0"),
+    ({"background_size": [8.0, 6]}, "background_size.0"),
+    ({"background_size": [0, 6]}, "background_size.0"),
+    ({"background_size": [8, 6, 1]}, "background_size"),
+    ({"background_size": "8x6"}, "background_size"),
+    ({"background_size": [65, 48]}, "larger than the 64x48 image"),
+    ({"background_size": [8, 6], "surprise": 1}, "surprise"),
+])
+def test_params_from_the_header_are_checked(make_pipeline, image, params, expected):
+    pipeline = make_pipeline(codec="jpeg")
+    stream = pipeline.encode(image, regions=[])
+    with pytest.raises(PayloadError, match=expected):
+        pipeline.entropy_model.decode(stream.size, params, stream.chunks, 1)
+
+
+def test_format_versions_it_does_not_read_are_payload_errors(make_pipeline, image):
+    pipeline = make_pipeline(codec="jpeg")
+    stream = pipeline.encode(image, regions=[])
+    with pytest.raises(PayloadError, match="roi-image format 2"):
+        pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks, 2)
+
+
+def test_unexpected_chunks_are_payload_errors(make_pipeline, image, regions):
+    import dataclasses
+
+    pipeline = make_pipeline(codec="jpeg", align=4)
+    chunks = list(pipeline.encode(image, regions=regions).chunks)
+    em, params = pipeline.entropy_model, {"background_size": [8, 6]}
+    extra_side = chunks + [dataclasses.replace(chunks[0], name="hyperprior")]
+    with pytest.raises(PayloadError, match="found 2 side chunk"):
+        em.decode((64, 48), params, extra_side, 1)
+    with pytest.raises(PayloadError, match="second 'rest' chunk"):
+        em.decode((64, 48), params, chunks + [chunks[-1]], 1)
+    with pytest.raises(PayloadError, match="carries no boxes"):
+        em.decode((64, 48), params, chunks[:1] + [dataclasses.replace(chunks[1], boxes=())], 1)
+    garbage = dataclasses.replace(chunks[1], payload=b"\xff\xd8\xff" + bytes(50))
+    with pytest.raises(PayloadError, match="jpeg payload cannot be read"):
+        em.decode((64, 48), params, chunks[:1] + [garbage], 1)
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif"])
+def test_decode_still_checks_the_payloads_own_header(codec):
+    from discover_core.stills import encode_still, probe_still
+
+    data = encode_still(np.zeros((6, 10, 3), np.uint8), codec, 50)
+    probe_still(data, codec, (10, 6))
+    for call in (probe_still, decode_still):
+        with pytest.raises(PayloadError, match=f"the {codec} payload is 10x6, the stream header says 10x7"):
+            call(data, codec, (10, 7))
+    with pytest.raises(PayloadError, match="cannot be read"):
+        decode_still(data[: len(data) // 2], codec, (10, 6))
+    other = "webp" if codec != "webp" else "jpeg"
+    with pytest.raises(PayloadError, match="cannot be read"):
+        decode_still(data, other, (10, 6))
+
+
+def test_a_progressive_jpeg_is_not_what_roi_image_writes():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG", progressive=True)
+    with pytest.raises(PayloadError, match="not a sequential Huffman-coded JPEG"):
+        decode_still(buf.getvalue(), "jpeg", (16, 16))
