@@ -315,7 +315,8 @@ class Stream:
             named = {task}
             keep = lambda c: task in c.tasks  # noqa: E731
         else:
-            asked = {normalize_label(lab): lab.strip() for lab in labels if normalize_label(lab)}  # type: ignore[union-attr]
+            given = list(labels or ())
+            asked = {normalize_label(lab): lab.strip() for lab in given if normalize_label(lab)}
             if not asked:
                 raise StreamError("extract was given an empty list of labels",
                                   f"labels in this stream: {', '.join(self.header.labels) or '(none)'}")

@@ -286,11 +286,10 @@ def test_patches_are_decoded_one_at_a_time(make_pipeline, image, regions, monkey
     assert len(calls) == 5
 
 
-def test_composing_holds_one_decoded_patch_at_a_time(make_dict):
+def test_composing_holds_one_decoded_patch_at_a_time():
     """Eight overlapping chunks, each decoding to the whole 1024x1024 picture: peak memory stays near one."""
     import tracemalloc
 
-    from discover_core.bitstream import ComponentRecord
     from discover_core.interfaces import Chunk
     from discover_core.stills import encode_still
     from discover_roi.codec import RoiImage
