@@ -120,13 +120,14 @@ class LearnedEntropyModel(EntropyModel):
     def encode(self, image: np.ndarray, regions: Sequence[Region]) -> Encoded:
         return self.encode_latent(self.analyse(image), image.shape[1], image.shape[0], regions)
 
-    def encode_latent(self, y, width: int, height: int, regions: Sequence[Region]) -> Encoded:
-        """Code a latent ``y`` (``(1, M, gh, gw)``) of a ``width`` x ``height`` image (tests draw ``y``)."""
+    def encode_latent(self, y, width: int, height: int, regions: Sequence[Region], z=None) -> Encoded:
+        """Code a latent ``y`` (``(1, M, gh, gw)``) of a ``width`` x ``height`` image; ``z`` (default
+        ``h_a(y)``) lets tests code a ``y`` drawn from the model's own Gaussians."""
         plans = plan_chunks(regions, width, height)
         layout = [(p.name, p.cells) for p in plans]
         cmap = chunk_map(layout, grid_size(width, height))
         with self._torch.no_grad():
-            side, strings = self.latent_coder.encode(y, cmap, len(plans) + 1)
+            side, strings = self.latent_coder.encode(y, cmap, len(plans) + 1, z)
         chunks = [Chunk("side", SIDE, side)]
         for p, s in zip(plans, strings):
             if s is not None:
@@ -135,12 +136,12 @@ class LearnedEntropyModel(EntropyModel):
             chunks.append(Chunk("content", REST, strings[-1]))
         return Encoded(chunks, params={"layout": layout_params(plans)})
 
-    def estimate_bits(self, y, width: int, height: int, regions: Sequence[Region]) -> dict[str, float]:
+    def estimate_bits(self, y, width: int, height: int, regions: Sequence[Region], z=None) -> dict[str, float]:
         """Estimated bits of each chunk that :meth:`encode_latent` writes (by chunk name)."""
         plans = plan_chunks(regions, width, height)
         cmap = chunk_map([(p.name, p.cells) for p in plans], grid_size(width, height))
         with self._torch.no_grad():
-            side, per = self.latent_coder.estimate(y, cmap, len(plans) + 1)
+            side, per = self.latent_coder.estimate(y, cmap, len(plans) + 1, z)
         names = [p.name for p in plans] + [REST]
         out = {SIDE: side}
         out.update({n: b for k, (n, b) in enumerate(zip(names, per)) if (cmap == k).any()})

@@ -29,8 +29,8 @@ class HyperpriorLatent:
         gw, gh = grid
         return gh // 4, gw // 4
 
-    def encode_side(self, y: torch.Tensor) -> tuple[bytes, torch.Tensor]:
-        z = self.net.h_a(y)
+    def encode_side(self, y: torch.Tensor, z: torch.Tensor | None = None) -> tuple[bytes, torch.Tensor]:
+        z = self.net.h_a(y) if z is None else z
         string = bytes(self.net.entropy_bottleneck.compress(z)[0])
         return string, self.decode_side(string, z.shape[-2:])
 
@@ -43,9 +43,11 @@ class HyperpriorLatent:
             return self.net.entropy_parameters(z_hat)
 
     # -- content --------------------------------------------------------------
-    def encode(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int) -> tuple[bytes, list[bytes | None]]:
-        """The side string and one string per chunk index (``None`` for a chunk with no positions)."""
-        side, z_hat = self.encode_side(y)
+    def encode(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int,
+               z: torch.Tensor | None = None) -> tuple[bytes, list[bytes | None]]:
+        """The side string and one string per chunk index (``None`` for a chunk with no positions);
+        ``z`` (default ``h_a(y)``) lets a test code ``y`` drawn from the Gaussians of a given ``ẑ``."""
+        side, z_hat = self.encode_side(y, z)
         scales, means = self.parameters(z_hat)
         indexes = self.net.gaussian_conditional.build_indexes(scales)[0].flatten(1)
         symbols = torch.round(y - means)[0].flatten(1).int()
@@ -70,12 +72,13 @@ class HyperpriorLatent:
         return y_hat.reshape(means.shape), z_hat
 
     # -- rate -----------------------------------------------------------------
-    def estimate(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int) -> tuple[float, list[float]]:
+    def estimate(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int,
+                 z: torch.Tensor | None = None) -> tuple[float, list[float]]:
         """Estimated bits (sum of −log2 likelihoods, with the scales the coder really uses) of the side
         string and of each chunk."""
-        z = self.net.h_a(y)
+        z = self.net.h_a(y) if z is None else z
         _, z_lik = self.net.entropy_bottleneck(z, training=False)
-        _, z_hat = self.encode_side(y)
+        _, z_hat = self.encode_side(y, z)
         scales, means = self.parameters(z_hat)
         gc = self.net.gaussian_conditional
         used = gc.scale_table[gc.build_indexes(scales).long()]
