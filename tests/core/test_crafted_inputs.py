@@ -204,7 +204,7 @@ def test_fuzzed_streams_decode_or_are_refused(seeds):
     rng = random.Random(2026)
     outcomes = {"decoded": 0, "refused": 0}
     start = time.perf_counter()
-    for case in range(400):
+    for case in range(1000):
         what, data = mutate(seeds[case % len(seeds)], rng)
         try:
             with bounded():
@@ -216,6 +216,22 @@ def test_fuzzed_streams_decode_or_are_refused(seeds):
             pytest.fail(f"case {case} ({what}): {type(exc).__name__}: {exc}")
     assert outcomes["decoded"] > 10 and outcomes["refused"] > 100, outcomes
     assert time.perf_counter() - start < 20
+
+
+def test_fuzzed_streams_through_the_pipeline_never_crash(seeds):
+    """The same mutations through ``discover_core.pipeline.decode``: a plugin bug (PluginBug) fails the test."""
+    from discover_core.pipeline import decode as pipeline_decode
+
+    rng = random.Random(7)
+    for case in range(500):
+        what, data = mutate(seeds[case % len(seeds)], rng)
+        try:
+            with bounded():
+                pipeline_decode(data)
+        except DiscoverError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - PluginBug, or anything else, is a crash
+            pytest.fail(f"case {case} ({what}): {type(exc).__name__}: {exc}")
 
 
 def test_the_fuzz_seeds_decode(seeds):
@@ -244,8 +260,16 @@ def test_one_box_a_million_times_decodes_in_bounded_work():
 
 
 def test_feather_64_on_a_4096_canvas_is_bounded():
-    stream = make_stream(size=(4096, 4096), regions=[Region((256, 256, 3840, 3840), "cat")], feather=64,
-                         code_rest=False, region_quality=20)
+    from discover_core.stills import encode_still
+
+    # The chunks roi-image would write for one large region (made directly: encoding 4096² is slow).
+    side, box = 4096, (256, 256, 3840, 3840)
+    chunks = [Chunk("side", "background", encode_still(picture(512, 512), "jpeg", 50)),
+              Chunk("content", "region-0", encode_still(picture(box[2] - box[0], box[3] - box[1]), "jpeg", 20),
+                    ("cat",), (box,), ("detection",))]
+    stream = Stream.build(size=(side, side), mode="RGB", entropy_model=ComponentRecord(
+        plugin="roi-image", options={"codec": "jpeg"}), params={"background_size": [512, 512]},
+        composer=ComponentRecord(plugin="paste", options={"feather": 64}), chunks=chunks, tasks=["detection"])
     start = time.perf_counter()
     sharp = Paste().compose(RoiImage(RoiImage.Options(codec="jpeg")).decode(stream.size, stream.header.params,
                                                                             stream.chunks, 1))
