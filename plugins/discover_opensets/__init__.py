@@ -1,0 +1,14 @@
+"""Open-vocabulary grounders ``grounding-dino`` (transformers) and ``yolo-world`` (ultralytics).
+
+Importing this package is cheap: torch, transformers and ultralytics are
+imported when a grounder is built, never here.
+"""
+
+from discover_core.hookspecs import hookimpl
+
+from .grounding_dino import GroundingDino
+
+
+@hookimpl
+def register_grounders(register):
+    register(GroundingDino)
