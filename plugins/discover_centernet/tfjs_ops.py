@@ -150,6 +150,7 @@ class Conv(Op):
         explicit = node.attr.get("explicit_paddings") or []
         self.explicit = tuple(int(v) for v in explicit[2:6]) if self.padding == "EXPLICIT" else ()
         self.kernel = (kh, kw)
+        self.pointwise = (kh, kw) == (1, 1) and self.stride == (1, 1) and self.groups == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.padding == "SAME":
@@ -159,12 +160,10 @@ class Conv(Op):
             top, bottom, left, right = self.explicit
         else:
             top = bottom = left = right = 0
-        pad: tuple[int, int] | int = 0
-        if top == bottom and left == right:
-            pad = (top, left)
-        elif top or bottom or left or right:
-            x = F.pad(x, (left, right, top, bottom))
-        y = F.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+        if self.pointwise and not (top or bottom or left or right):
+            y = self._pointwise(x)
+        else:
+            y = self._conv(x, top, bottom, left, right)
         act = self.activation
         if act is None:
             return y
@@ -173,6 +172,24 @@ class Conv(Op):
         if act == "LeakyRelu":
             return F.leaky_relu(y, self.leaky_alpha)
         return ACTIVATIONS[act](y)
+
+    def _pointwise(self, x: torch.Tensor) -> torch.Tensor:
+        """A 1x1, stride-1 convolution as one matrix product (no im2col copy)."""
+        n, c, h, w = x.shape
+        weight = self.weight.reshape(self.weight.shape[0], c)
+        flat = x.reshape(n, c, h * w)
+        y = torch.matmul(weight, flat)
+        if self.bias is not None:
+            y = y + self.bias[:, None]
+        return y.reshape(n, -1, h, w)
+
+    def _conv(self, x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+        pad: tuple[int, int] | int = 0
+        if top == bottom and left == right:
+            pad = (top, left)
+        elif top or bottom or left or right:
+            x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
 
 class MaxPool(Op):
