@@ -37,8 +37,10 @@ WEIGHTS = {
     "b": np.array([0, 0, 0, 0], dtype=np.int32),
     "e": np.array([0, 2, 8, 3], dtype=np.int32),
     "st": np.array([1, 1, 2, 1], dtype=np.int32),
+    "wp": RNG.normal(size=(1, 1, 3, 2)).astype(np.float32),
+    "bp": RNG.normal(size=2).astype(np.float32),
 }
-OUTPUTS = ["pool", "top", "top_index", "pixel", "klass", "slice", "gathered", "mean_h"]
+OUTPUTS = ["pool", "top", "top_index", "pixel", "klass", "slice", "gathered", "mean_h", "pointwise", "plain"]
 
 
 def _nodes() -> list[dict]:
@@ -70,6 +72,9 @@ def _nodes() -> list[dict]:
         tm.node("all", "Reshape", ["pool", "all_shape"]),
         tm.node("gathered", "GatherV2", ["all", "topk:1", "gather_axis"], batch_dims={"i": "0"}),
         tm.node("mean_h", "Mean", ["pool", "axis1"], keep_dims={"b": False}),
+        tm.node("pointwise", "_FusedConv2D", ["x", "wp", "bp"], strides=tm.attr_list_i([1, 1, 1, 1]),
+                padding=tm.attr_s("VALID"), data_format=nhwc, fused_ops=tm.attr_list_s(["BiasAdd", "Sigmoid"])),
+        tm.node("plain", "Conv2D", ["x", "wp"], strides=tm.attr_list_i([1, 2, 2, 1]), padding=same, data_format=nhwc),
     ]
     return nodes
 
@@ -88,7 +93,9 @@ def _reference() -> dict[str, np.ndarray]:
     order = np.argsort(-flat[0], kind="stable")[:5]
     return {"pool": pool, "top": flat[:, order], "top_index": order[None], "pixel": order[None] // 11,
             "klass": (order[None] % 11).astype(np.float64), "slice": pool[:, 0:2, 0:8:2, 0:3],
-            "gathered": flat[0, order][None], "mean_h": pool.mean(axis=1)}
+            "gathered": flat[0, order][None], "mean_h": pool.mean(axis=1),
+            "pointwise": 1 / (1 + np.exp(-(tm.conv2d(x, WEIGHTS["wp"], 1, "VALID") + WEIGHTS["bp"]))),
+            "plain": tm.conv2d(x, WEIGHTS["wp"], 2, "SAME")}
 
 
 @pytest.fixture
