@@ -90,9 +90,14 @@ class Pipeline:
             data = set_path(data, path, value)
         resolved = resolve(data, "pipeline variant", self.resolved.base_dir, self.registry)
         other = Pipeline(resolved, self.registry, self.context.device, self.context.seed, self.context.cache_dir)
-        if "task_labels" in self.__dict__ and [t.model_dump() for t in other.config.tasks] == \
-                [t.model_dump() for t in self.config.tasks]:
-            other.__dict__["task_labels"] = self.__dict__["task_labels"]
+        def asked(p: "Pipeline") -> list:
+            return [t.model_dump(exclude={"task_heads"}) for t in p.config.tasks]
+
+        if asked(other) == asked(self):
+            self.task_labels  # noqa: B018 - asked once, shared by every variant with the same label sources
+            for name in ("task_labels", "labels"):
+                if name in self.__dict__:
+                    other.__dict__[name] = self.__dict__[name]
         return other
 
     # -- components ----------------------------------------------------------
@@ -162,7 +167,7 @@ class Pipeline:
             out[task.name] = unique
         return out
 
-    @property
+    @cached_property
     def labels(self) -> list[str]:
         """Every task's candidate labels, once each (first spelling wins)."""
         seen: dict[str, str] = {}
@@ -327,7 +332,10 @@ def _build_from_record(registry: Registry, kind: str, rec: ComponentRecord, cont
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         if override and any(str(p) in override for p in first["loc"]):
-            raise ConfigError(f"decode-time {label} options", [(where, first["msg"])],
+            from .config import _pydantic_problems
+
+            raise ConfigError(f"decode-time {label} options",
+                              _pydantic_problems(exc, "", list(cls.Options.model_fields)),
                               f"`discover plugins show {rec.plugin}` lists its options") from None
         raise StreamError(f"the stream's {label} options do not fit the installed '{rec.plugin}' {reg.version}: "
                           f"{where}: {first['msg']}",

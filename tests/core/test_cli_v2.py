@@ -97,7 +97,12 @@ def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict,
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(make_dict(codec="jpeg")))
     built = []
     real_init = BoxesGrounder.__init__
-    monkeypatch.setattr(BoxesGrounder, "__init__", lambda self, *a, **k: (built.append(1), real_init(self, *a, **k)))
+
+    def counting_init(self, *args, **kwargs):
+        built.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(BoxesGrounder, "__init__", counting_init)
     builder.clear()
     code, out, err = run(capsys, "encode", folder, "-c", tmp_path / "p.yaml", "-o", tmp_path / "out")
     assert code == 0, err

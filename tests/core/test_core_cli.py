@@ -191,7 +191,11 @@ def test_schema(capsys, tmp_path, work):
     assert code == 0
     schema = json.loads(out)
     Draft202012Validator.check_schema(schema)
-    assert not list(Draft202012Validator(schema).iter_errors(yaml.safe_load((work / "pipeline.yaml").read_text())))
+    from discover_core.config import migrate_v1
+
+    v1 = yaml.safe_load((work / "pipeline.yaml").read_text())  # schema 1: the schema covers its migration
+    assert not list(Draft202012Validator(schema).iter_errors(migrate_v1(v1)))
+    assert list(Draft202012Validator(schema).iter_errors(v1))
     code, _, _ = run(capsys, "schema", "-o", tmp_path / "schema.json")
     assert code == 0
     assert json.loads((tmp_path / "schema.json").read_text()) == schema
