@@ -345,13 +345,10 @@ def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, optio
 
 
 def read_stream(path: Path) -> Stream:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"stream not found: {path}", "check the path") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    return Stream.from_bytes(data, source=str(path))
+    """A stream file, checked (a regular file, its magic before the rest is read, a size limit) and parsed."""
+    from .files import read_stream_file
+
+    return read_stream_file(path)
 
 
 @cli.command()
