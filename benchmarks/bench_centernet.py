@@ -17,13 +17,15 @@ import time
 import numpy as np
 
 
-def best(fn, repeat: int) -> float:
-    times = []
+def best_pair(a, b, repeat: int) -> tuple[float, float]:
+    """Best times of ``a`` and ``b``, run alternately (so a busy machine slows both alike)."""
+    ta, tb = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for fn, times in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return min(ta), min(tb)
 
 
 def main() -> None:
@@ -44,13 +46,12 @@ def main() -> None:
     with torch.no_grad():
         grounder.model.graph(x, nchw=True)
         baseline(x)
-        t_graph = best(lambda: grounder.model.graph(x, nchw=True), args.repeat)
-        t_base = best(lambda: baseline(x), args.repeat)
-    rows = []
-    for photo in demo_photos():
-        grounder.ground(photo.image, ["person"], None)
-        t = best(lambda: grounder.ground(photo.image, ["person", "cat", "cup", "motorcycle"], None), args.repeat)
-        rows.append((photo.name, t, t / t_base))
+        t_graph, t_base = best_pair(lambda: grounder.model.graph(x, nchw=True), lambda: baseline(x), args.repeat)
+        rows = []
+        for photo in demo_photos():
+            labels = ["person", "cat", "cup", "motorcycle"]
+            t, t_b = best_pair(lambda: grounder.ground(photo.image, labels, None), lambda: baseline(x), args.repeat)
+            rows.append((photo.name, t, t / t_b))
     print(f"threads {args.threads}; graph on 512x512: {t_graph * 1000:.0f} ms; MobileNetV3-Large baseline: "
           f"{t_base * 1000:.0f} ms; graph/baseline {t_graph / t_base:.2f}")
     print(f"{'photo':22} {'ground ms':>10} {'ground/baseline':>16}")
