@@ -171,6 +171,23 @@ def schema(output: Path | None) -> None:
 
 
 # -- encode / decode / extract ----------------------------------------------
+def output_folder(path: Path) -> Path:
+    """``path`` as a folder that can be written to (created), checked before any work starts."""
+    import tempfile
+
+    if path.exists() and not path.is_dir():
+        raise InputError(f"cannot write to {path}: it is a file, not a folder", "give a folder (-o DIR)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".discover-probe.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write to {path}: {exc.strerror or exc}",
+                         "choose a folder you can write to, on a disk with room") from None
+    return path
+
+
 def _outputs(inputs: tuple[Path, ...], out_dir: Path, suffix: str) -> list[Path]:
     targets = [out_dir / (p.stem + suffix) for p in inputs]
     seen: dict[Path, Path] = {}
@@ -219,6 +236,7 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
     from .pipeline import load_pipeline
 
     images = _expand_folders(images)
+    output_folder(out_dir)
     pipeline = load_pipeline(pipeline_file, device=device).build_all()  # a failing component fails once, here
     targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
     table = Table("image", "stream", "bytes", "bpp", "content chunks", "tasks", "labels")
@@ -313,6 +331,7 @@ def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, optio
     from .interfaces import Context
     from .pipeline import compose, composer_for, decode_content, decoder_for
 
+    output_folder(out_dir)
     registry = get_registry()
     context = Context(device=device, seed=seed)
     options = _parse_options(option_pairs, options_file)
@@ -421,6 +440,7 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
     """
     from .demo import run_demo
 
+    output_folder(out_dir)  # before minutes of work, not after
     report = run_demo(out_dir, pipeline_file=pipeline_file, qualities=qualities or None, device=device,
                       console=out, progress=progress, photos=list(photos) or None)
     out.print(f"\nopen {report} in a browser")

@@ -111,3 +111,12 @@ def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict,
     assert "3 image(s)" in out and "bpp over all pixels" in out
     code, out, err = run(capsys, "encode", tmp_path / "out", "-c", tmp_path / "p.yaml", "-o", tmp_path / "o2")
     assert_user_error(code, out, err, "holds no image files")
+
+
+@pytest.mark.parametrize("command", ["demo", "encode", "decode"])
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(capsys, tmp_path, command, v1_file):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    args = {"demo": [], "encode": [v1_file, "-c", v1_file], "decode": [v1_file]}[command]
+    code, out, err = run(capsys, command, *args, "-o", target)
+    assert_user_error(code, out, err, "it is a file, not a folder")
