@@ -44,6 +44,10 @@ def load_for(component):
 
 
 def fingerprint_of(component) -> str:
-    from .fetch import weights_fingerprint
+    """``sha256:...`` of the model files a component loaded (computed once per component)."""
+    cached = getattr(component, "_fingerprint", None)
+    if cached is None:
+        from .fetch import weights_fingerprint
 
-    return weights_fingerprint(component.model.path, component.context)
+        cached = component._fingerprint = weights_fingerprint(component.model.path, component.context)
+    return cached
