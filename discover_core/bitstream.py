@@ -208,6 +208,10 @@ class Stream:
         tasks = sorted(set(tasks) | {t for c in chunks for t in c.tasks})
         labels = sorted({lab for c in chunks for lab in c.labels})
         entries = [_entry(c, labels, tasks) for c in chunks]
+        try:
+            _check_json(params)  # what a reader accepts: bounded nesting, finite numbers, valid Unicode
+        except ValueError as exc:
+            raise ValueError(f"the entropy model's params cannot be written to a stream: {exc}") from None
         header = StreamHeader(
             width=size[0], height=size[1], mode=mode, entropy_model=entropy_model, params=params,
             composer=composer, tasks=tasks, labels=labels, chunks=entries,
@@ -218,7 +222,7 @@ class Stream:
     # -- serialisation ---------------------------------------------------
     def to_bytes(self) -> bytes:
         raw = json.dumps(self.header.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"),
-                         sort_keys=True, ensure_ascii=False).encode("utf-8")
+                         sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8")
         packed = zlib.compress(raw, 9)
         parts = [PREFIX.pack(MAGIC, *self.version, len(packed)), packed, CRC.pack(zlib.crc32(packed))]
         parts += [c.payload for c in self.chunks]

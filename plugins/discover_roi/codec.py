@@ -134,7 +134,7 @@ class RoiImage(EntropyModel):
         return Encoded(chunks, params={"background_size": list(bg_size)})
 
     def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
-               format_version: int = 1) -> Decoded:
+               format_version: int) -> Decoded:
         codec = self.options.codec
         w, h = size
         if not self.reads(format_version):

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from discover_core.bitstream import MAX_BOXES_PER_CHUNK
 from discover_core.interfaces import IntBox, Region
 from discover_core.regions import bounds
 
@@ -62,6 +63,8 @@ def group_regions(regions: Sequence[Region], width: int, height: int, align: int
     groups = []
     for idx in members.values():
         boxes = tuple(dict.fromkeys(items[i][0] for i in idx))  # identical boxes are kept once
+        if len(boxes) > MAX_BOXES_PER_CHUNK:  # more than a chunk may list: code their bounding rectangle
+            boxes = (bounds(boxes),)
         labels = tuple(dict.fromkeys(items[i][1] for i in idx))
         groups.append(Group(boxes, labels))
     groups.sort(key=lambda g: (g.bounds[1], g.bounds[0], g.bounds[3], g.bounds[2]))

@@ -385,3 +385,14 @@ def test_a_progressive_jpeg_is_not_what_roi_image_writes():
     Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG", progressive=True)
     with pytest.raises(PayloadError, match="not a sequential Huffman-coded JPEG"):
         decode_still(buf.getvalue(), "jpeg", (16, 16))
+
+
+def test_a_group_of_more_boxes_than_a_chunk_lists_is_coded_as_its_rectangle():
+    from discover_core.bitstream import MAX_BOXES_PER_CHUNK
+
+    # A staircase of overlapping boxes: one group of more distinct boxes than a chunk may list.
+    regions = [R((i, i, i + 3, i + 3)) for i in range(MAX_BOXES_PER_CHUNK + 1)]
+    [group] = group_regions(regions, 2000, 2000, align=1, margin=0)
+    assert group.boxes == ((0, 0, MAX_BOXES_PER_CHUNK + 3, MAX_BOXES_PER_CHUNK + 3),)
+    [group] = group_regions(regions[:MAX_BOXES_PER_CHUNK], 2000, 2000, align=1, margin=0)
+    assert len(group.boxes) == MAX_BOXES_PER_CHUNK

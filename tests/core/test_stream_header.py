@@ -311,3 +311,13 @@ def test_pruned_headers_are_smaller(jpeg_stream):
     both = two_task_stream()
     faces = both.extract(task="faces")
     assert faces.header_bytes() < unpruned(both, faces).header_bytes()
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"x": float("nan")}, "too large to be finite"), ({"x": "\ud800"}, "lone surrogate"),
+    ({"x": json.loads("[" * MAX_HEADER_DEPTH + "]" * MAX_HEADER_DEPTH)}, "nested deeper"),
+])
+def test_params_a_reader_would_refuse_are_not_written(params, expected):
+    with pytest.raises(ValueError, match=f"params cannot be written to a stream: .*{expected}"):
+        Stream.build(size=(8, 8), mode="RGB", entropy_model=ComponentRecord(plugin="e"), params=params,
+                     composer=ComponentRecord(plugin="c"), chunks=[Chunk("side", "background", b"x")])
