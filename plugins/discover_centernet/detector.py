@@ -94,20 +94,21 @@ class CocoDetector(TaskHead):
         preds = [_detections(p, i, "prediction") for i, p in enumerate(predictions)]
         sizes = [_size(p) for p in predictions]
         out: dict[str, float] = {}
+        for what, given in (("references", references), ("targets", targets)):
+            if given is not None and len(given) != len(preds):
+                raise InputError(f"{len(preds)} predictions but {len(given)} {what}")
+        if not preds:
+            return out
         if references is not None:
-            if len(references) != len(preds):
-                raise InputError(f"{len(preds)} predictions but {len(references)} references")
             thr = self.options.reference_threshold
             truth = [[d for d in _detections(r, i, "reference") if d["score"] >= thr]
                      for i, r in enumerate(references)]
-            ap = coco_ap(truth, preds, sizes) if preds else None
+            ap = coco_ap(truth, preds, sizes)
             if ap is None:
                 agree = 0.0 if any(d["score"] >= thr for p in preds for d in p) else 1.0
                 ap = {"ap": agree, "ap50": agree, "ap75": agree}
             out.update(agreement=ap["ap"], agreement_ap50=ap["ap50"], agreement_ap75=ap["ap75"])
         if targets is not None:
-            if len(targets) != len(preds):
-                raise InputError(f"{len(preds)} predictions but {len(targets)} targets")
             truth = [_targets(t, i) for i, t in enumerate(targets)]
             ap = coco_ap(truth, preds, sizes)
             if ap is not None:

@@ -168,3 +168,14 @@ def test_a_user_given_folder_is_used(tmp_path):
     g = CenternetGrounder(CenternetGrounder.Options(weights="my-model"), Context(base_dir=tmp_path))
     assert g.model.path == (mine / "centernet.json").resolve()
     assert g.weights_fingerprint() == CenternetGrounder().weights_fingerprint()
+
+
+def test_counts_must_match_and_no_images_score_nothing(head):
+    from discover_core.errors import InputError
+
+    p = {"size": [10, 10], "boxes": [], "scores": [], "category_ids": [], "labels": []}
+    with pytest.raises(InputError, match="1 predictions but 2 references"):
+        head.score([p], references=[p, p])
+    with pytest.raises(InputError, match="0 predictions but 1 targets"):
+        head.score([], targets=[[]])
+    assert head.score([], references=[]) == {}
