@@ -39,7 +39,8 @@ def box_mask(boxes: Iterable[Box | IntBox], rect: IntBox) -> np.ndarray:
             m[y0:y1, x0:x1] = True
         return m
     b = np.asarray(list(clipped), dtype=np.int64)
-    diff = np.zeros((h + 1, w + 1), dtype=np.int32)
+    # Counts of overlapping boxes (and the partial sums on the way) stay within +-len(b).
+    diff = np.zeros((h + 1, w + 1), dtype=np.int16 if len(b) < 1 << 15 else np.int32)
     np.add.at(diff, (b[:, 1], b[:, 0]), 1)
     np.add.at(diff, (b[:, 1], b[:, 2]), -1)
     np.add.at(diff, (b[:, 3], b[:, 0]), -1)
