@@ -1,4 +1,5 @@
-"""Local stand-ins for an OpenAI Chat Completions server and an Ollama chat server (127.0.0.1, a thread).
+"""Local stand-ins for an OpenAI Chat Completions server and an Ollama chat server (127.0.0.1, a thread): for tests
+and benchmarks, never used by the label sources.
 
 Each server answers from a script: a queue of :class:`Reply` s, then ``default``
 (a callable of the request's JSON body). It records every request it got

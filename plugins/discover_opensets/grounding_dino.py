@@ -11,9 +11,9 @@ or a local folder saved with ``save_pretrained``, through
 Many labels
     The text encoder reads at most ``config.max_text_len`` (256) tokens, so the
     candidate labels are split into prompts that each fit and never cut a label
-    (:mod:`.prompts`); all prompts run as one batch with the image features
-    shared (the image is processed once and repeated), and the detections of
-    all prompts are merged by class-aware non-maximum suppression
+    (:mod:`.prompts`); all prompts run as one batch (the image is preprocessed
+    once and repeated along the batch, so the time grows with the number of
+    prompts), and the detections of all prompts are merged by class-aware non-maximum suppression
     (``torchvision.ops.batched_nms``; :mod:`.merge`).
 
 Phrase -> label

@@ -14,7 +14,7 @@ from discover_core import build
 from discover_core.cli import cli, main
 from discover_core.cli_labels import labels as labels_group
 from discover_core.pipeline import load_pipeline
-from llm_fakes import FakeOllama, FakeOpenAI, labels_reply, openai_error
+from discover_llm.fakes import FakeOllama, FakeOpenAI, labels_reply, openai_error
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from discover_core.interfaces import Context
 from discover_core.testing import LabelSourceContract
 from discover_llm.ollama_source import OllamaLabels
 from discover_llm.openai_source import OpenAILabels
-from llm_fakes import FakeOllama, FakeOpenAI, labels_reply
+from discover_llm.fakes import FakeOllama, FakeOpenAI, labels_reply
 
 
 def answer(body):

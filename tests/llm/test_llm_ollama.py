@@ -13,7 +13,7 @@ pytest.importorskip("ollama")
 from discover_core.errors import DiscoverError
 from discover_core.interfaces import TaskSpec
 from discover_llm.ollama_source import OllamaLabels, retry_after
-from llm_fakes import FakeOllama, Reply, labels_reply, ollama_error
+from discover_llm.fakes import FakeOllama, Reply, labels_reply, ollama_error
 
 TASK = TaskSpec("instance segmentation", "segment every object instance")
 

@@ -14,7 +14,7 @@ pytest.importorskip("openai")
 from discover_core.errors import DiscoverError
 from discover_core.interfaces import TaskSpec
 from discover_llm.openai_source import OpenAILabels
-from llm_fakes import FakeOpenAI, Reply, labels_reply, openai_error
+from discover_llm.fakes import FakeOpenAI, Reply, labels_reply, openai_error
 
 TASK = TaskSpec("detection", "detect the objects a COCO detector finds")
 
