@@ -53,7 +53,7 @@ class CodecNet(nn.Module):
     def update_tables(self) -> None:
         """Compute the CDF tables the coder uses (once, after training; they are saved with the weights)."""
         with torch.no_grad():
-            self.entropy_bottleneck.update(force=True, update_quantiles=True)
+            self.entropy_bottleneck.update(force=True)
             self.gaussian_conditional.update_scale_table(scale_table(), force=True)
 
     def tables_ready(self) -> bool:
@@ -85,7 +85,10 @@ class CodecNet(nn.Module):
         scales, means = self.entropy_parameters(z_tilde)
         _, y_likelihoods = self.gaussian_conditional(y, scales, means)
         # the decoder sees the quantised latent (straight-through), the rate sees the noisy one
-        y_hat = means + (torch.round(y - means) - (y - means)).detach() + (y - means)
+        if self.training:
+            y_hat = means + (torch.round(y - means) - (y - means)).detach() + (y - means)
+        else:  # what the decoder gets
+            y_hat = torch.round(y - means) + means
         if keep is not None:
             y_hat = means + (y_hat - means) * keep
         return {"x_hat": self.synthesize(y_hat, z_tilde), "y_likelihoods": y_likelihoods,
