@@ -120,3 +120,29 @@ def test_unknown_task(tmp_path, capsys):
         cfg = pipeline_file(tmp_path, oa.base_url)
         assert main(["labels", "show", "-c", cfg, "--task", "nope"]) == 2
         assert "its tasks are: detection, faces" in capsys.readouterr().err
+
+
+def test_encoding_reads_the_cache_and_the_key_stays_out_of_the_stream(tmp_path, secret):
+    """An LLM task in a whole encode: labels from the cache (no request), the key nowhere in the stream."""
+    import discover_core as dc
+    from discover_core.interfaces import ImageMeta
+    from discover_core.pipeline import pipeline_from_dict
+    from discover_core.testing.samples import SAMPLE_LABELS, SAMPLE_NAME, sample_image, tiny_pipeline_dict, \
+        write_box_file
+
+    with FakeOpenAI(lambda body: labels_reply(list(SAMPLE_LABELS) + [f"thing {i}" for i in range(100)])) as oa:
+        data = tiny_pipeline_dict(write_box_file(tmp_path / "boxes.json"))
+        data["tasks"][0]["label_source"] = {"plugin": "openai", "options": {
+            "base_url": oa.base_url, "api_key_env": "DISCOVER_TEST_OPENAI_KEY", "retries": 0}}
+        first = pipeline_from_dict(data, base_dir=tmp_path).encode(sample_image(), ImageMeta(SAMPLE_NAME))
+        assert oa.count == 1
+        build.clear()
+        again = pipeline_from_dict(data, base_dir=tmp_path)
+        streams = [again.encode(sample_image(seed=s), ImageMeta(SAMPLE_NAME)) for s in range(3)]
+        assert oa.count == 1  # every later encode reads the label cache
+    for stream in [first] + streams:
+        header = json.dumps(stream.header.model_dump(mode="json"))  # the header as written, uncompressed
+        assert secret not in header and "DISCOVER_TEST_OPENAI_KEY" not in header
+        assert secret.encode() not in stream.to_bytes()
+        assert set(stream.header.labels) and set(stream.header.labels) <= set(SAMPLE_LABELS)
+        assert dc.decode(stream.to_bytes()).shape == sample_image().shape
