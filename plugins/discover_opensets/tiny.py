@@ -57,3 +57,27 @@ def tiny_grounding_dino(folder: str | Path, words: Sequence[str] = (), *, seed: 
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def tiny_clip_text(folder: str | Path, *, seed: int = 0, projection_dim: int = 512) -> Path:
+    """Write a tiny CLIP text model (``CLIPTextModelWithProjection`` + a character-level BPE tokenizer without
+    merges) into ``folder``: the layout of ``openai/clip-vit-base-patch32``'s text half, random weights."""
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789")
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    config = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                            num_attention_heads=2, projection_dim=projection_dim, max_position_embeddings=77,
+                            bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+                            pad_token_id=vocab["<|endoftext|>"])
+    torch.manual_seed(seed)
+    CLIPTextModelWithProjection(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -157,3 +157,43 @@ class TestYoloWorldContract(GrounderContract):
     @pytest.fixture
     def grounder_labels(self):
         return ["cat", "dog", "person"]
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    from discover_opensets.tiny import tiny_clip_text
+
+    return tiny_clip_text(tmp_path_factory.mktemp("clip") / "tiny-clip")
+
+
+def test_local_clip_encodes_the_labels(tiny_yolo_world, tiny_clip):
+    from discover_opensets.embeddings import LocalClip
+
+    g = build(tiny_yolo_world, clip_model=str(tiny_clip))
+    regions = g.ground(image(), ["zebra", "Giraffe"], META)
+    assert {r.label for r in regions} <= {"zebra", "Giraffe"}
+    want = LocalClip(tiny_clip).encode(["zebra", "Giraffe"])
+    np.testing.assert_allclose(g.model.txt_feats[0].numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(want, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(want[0], want[1])
+
+
+def test_local_clip_fills_in_what_the_file_lacks(tiny_yolo_world, yolo_embeddings, tiny_clip):
+    from discover_opensets.embeddings import LocalClip, read_embeddings
+
+    g = build(tiny_yolo_world, yolo_embeddings, clip_model=str(tiny_clip))
+    g.ground(image(), ["cat", "zebra"], META)
+    np.testing.assert_allclose(g.model.txt_feats[0, 0].numpy(), read_embeddings(yolo_embeddings)["cat"], atol=1e-6)
+    np.testing.assert_allclose(g.model.txt_feats[0, 1].numpy(), LocalClip(tiny_clip).encode(["zebra"])[0],
+                               atol=1e-5)
+
+
+def test_local_clip_of_another_size(tiny_yolo_world, tmp_path):
+    from discover_opensets.tiny import tiny_clip_text
+
+    folder = tiny_clip_text(tmp_path / "clip-256", projection_dim=256)
+    with pytest.raises(WeightsError, match="gives 256 values per label; this model takes 512"):
+        build(tiny_yolo_world, clip_model=str(folder))
+    with pytest.raises(WeightsError, match="not a transformers CLIP folder"):
+        (tmp_path / "empty").mkdir()
+        build(tiny_yolo_world, clip_model=str(tmp_path / "empty"))
