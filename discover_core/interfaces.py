@@ -192,7 +192,8 @@ class Decoded:
     """Full image ``(width, height)``."""
     representation: Literal["pixels", "latent"] = "pixels"
     coarse: np.ndarray | None = None
-    patches: list[Patch] = field(default_factory=list)
+    patches: Sequence[Patch] = field(default_factory=list)
+    """Read-only for composers (a decoder may hand a lazy sequence that decodes each patch when asked)."""
     latent: Latent | None = None
     missing: np.ndarray | None = None
     tasks: tuple[str, ...] = ()

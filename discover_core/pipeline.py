@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import build as builder
-from .bitstream import ComponentRecord, Stream
+from .bitstream import MAX_BOXES, ComponentRecord, Stream
 from .config import ResolvedPipeline, load_config, resolve, set_path, slots
 from .errors import ConfigError, DiscoverError, InputError, PluginError, StreamError, WeightsError
 from .images import MAX_PIXELS, from_array, load_image
@@ -210,14 +210,19 @@ class Pipeline:
                              "split the image into tiles first")
         if regions is None:
             regions = self.ground(image, meta)
+        if len(regions) > MAX_BOXES:
+            raise InputError(f"{meta.name} has {len(regions)} regions; a stream carries at most {MAX_BOXES}",
+                             "raise the grounders' thresholds, or pass fewer regions")
         em = self.entropy_model
         encoded = builder.call(em, f"encoding {meta.name}", em.encode, image, list(regions))
         # A content chunk belongs to every task whose labels it carries; others (e.g. the rest of the
         # picture) are only in the full stream.
         chunks = [dataclasses.replace(c, tasks=self.tasks_of(c.labels)) if c.kind == "content" and c.labels else c
                   for c in encoded.chunks]
-        return Stream.build(size=(w, h), mode=meta.source_mode, entropy_model=record(em), params=encoded.params,
-                            composer=record(self.composer), chunks=chunks, tasks=[t.name for t in self.tasks])
+        # What the entropy model made must fit a stream that readers accept; if not, that is its bug.
+        return builder.call(em, f"encoding {meta.name}", Stream.build, size=(w, h), mode=meta.source_mode,
+                            entropy_model=record(em), params=encoded.params, composer=record(self.composer),
+                            chunks=chunks, tasks=[t.name for t in self.tasks])
 
     # -- decode ----------------------------------------------------------------
     def decode(self, stream: Stream | bytes) -> np.ndarray:
