@@ -4,6 +4,7 @@ composer, checkpoints and two-stage training. torch and compressai are imported 
 from discover_core.hookspecs import hookimpl
 
 from .component import Hyperprior
+from .plain import Plain
 
 
 @hookimpl
@@ -13,4 +14,4 @@ def register_entropy_models(register):
 
 @hookimpl
 def register_composers(register):
-    pass
+    register(Plain)

@@ -81,3 +81,18 @@ def draw():
 def build_model():
     """``build_model(cls=None, **options)``: a tiny codec (random initial weights from ``seed``)."""
     return build
+
+
+@pytest.fixture(scope="package")
+def tiny_vae(tmp_path_factory):
+    """A tiny diffusers AutoencoderKL (4 blocks: stride 8, 4 latent channels), saved and loaded by path."""
+    diffusers = pytest.importorskip("diffusers")
+    import torch
+
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                                  up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16),
+                                  layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=64)
+    folder = tmp_path_factory.mktemp("tiny-vae")
+    vae.save_pretrained(folder)
+    return folder

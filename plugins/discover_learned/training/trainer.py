@@ -9,7 +9,6 @@ A ``train-state`` file is written every ``save_every`` steps and a run resumes f
 
 from __future__ import annotations
 
-import itertools
 import time
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -140,7 +139,7 @@ class Trainer:
                                              batch_size=cfg.batch_size, num_workers=cfg.data.workers)
         gen = torch.Generator().manual_seed(cfg.seed + step)
         batches = iter(loader)
-        started = time.perf_counter()
+        started, first = time.perf_counter(), step
         for step in range(step + 1, cfg.steps + 1):
             lr = cfg.lr * 0.1 ** sum(step > s for s in cfg.lr_drop)
             for g in opt.param_groups:
@@ -156,17 +155,17 @@ class Trainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(main, cfg.clip)
             opt.step()
-            metrics = {"loss": float(loss), "bpp": float(bpp), "distortion": float(dist)}
+            metrics = {"loss": float(loss.detach()), "bpp": float(bpp.detach()), "distortion": float(dist.detach())}
             if aux_opt:
                 aux_loss = net.aux_loss()
                 aux_opt.zero_grad(set_to_none=True)
                 aux_loss.backward()
                 aux_opt.step()
-                metrics["aux"] = float(aux_loss)
+                metrics["aux"] = float(aux_loss.detach())
             if self.cls.produces_for(self.options)[0] == "pixels":
                 mse = float(torch.mean((out["x_hat"].detach().clamp(0, 1) - x) ** 2))
                 metrics["psnr"] = float(10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-10))))
-            metrics["s/step"] = (time.perf_counter() - started) / step
+            metrics["s/step"] = (time.perf_counter() - started) / (step - first)
             report(offset + step, self.total, metrics)
             if step % cfg.save_every == 0 or step == cfg.steps:
                 torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
