@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("ultralytics")
 
-from conftest import WORDS
 from discover_core.errors import WeightsError
 from discover_core.interfaces import Context, ImageMeta
 from discover_core.testing import GrounderContract
