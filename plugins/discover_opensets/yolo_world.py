@@ -9,7 +9,8 @@ given. ultralytics' ``set_classes`` would download CLIP; here the embeddings
 come from ``text_embeddings`` (a file, one row per label) or ``clip_model`` (a
 local transformers CLIP), see :mod:`.embeddings`; with neither, or with
 candidate labels the file lacks and no CLIP to encode them, building or
-grounding fails with one error naming the file and how to make one. The
+grounding fails with one error naming the file and how to make one (with
+neither, the options do not validate, so ``discover validate`` says so). The
 classes are set once per candidate label set and reused for every image.
 
 Offline: before ultralytics is first imported, ``YOLO_OFFLINE=1`` is set and
@@ -27,7 +28,7 @@ import threading
 from typing import Sequence
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from discover_core.errors import WeightsError
 from discover_core.interfaces import Context, Grounder, ImageMeta, Options, PATH_OPTION, Region, normalize_label
@@ -65,6 +66,14 @@ class YoloWorld(Grounder):
         imgsz: int = Field(640, ge=32, le=4096, description="inference size (pixels, a multiple of 32)")
         max_det: int = Field(300, ge=1, le=10000, description="at most this many regions per image")
         half: bool = Field(True, description="half precision on a GPU; ignored on the CPU")
+
+        @model_validator(mode="after")
+        def _some_text_side(self):
+            if not self.text_embeddings and not self.clip_model:
+                raise ValueError("YOLO-World needs CLIP text embeddings of the candidate labels (ultralytics would "
+                                 "download CLIP): give text_embeddings (a .safetensors or .npy file, one row per "
+                                 "label) or clip_model (a local transformers CLIP folder)")
+            return self
 
     def __init__(self, options=None, context=None):
         super().__init__(options, context)
@@ -112,9 +121,6 @@ class YoloWorld(Grounder):
             if self._clip.dim != self.dim:
                 raise WeightsError(f"yolo-world: the CLIP in {folder} gives {self._clip.dim} values per label; "
                                    f"this model takes {self.dim}", "use the CLIP the model was trained with")
-        if self._file is None and self._clip is None:
-            raise WeightsError("yolo-world needs CLIP text embeddings of the candidate labels, and neither "
-                               "`text_embeddings` nor `clip_model` is set (ultralytics would download CLIP)", HOW)
         self._classes: tuple[str, ...] | None = None
         self._lock = threading.Lock()
         self._fingerprint: str | None = None

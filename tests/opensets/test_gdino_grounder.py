@@ -112,3 +112,16 @@ class TestGroundingDinoContract(GrounderContract):
     @pytest.fixture
     def options_dict(self, tiny_gdino):
         return {"model": str(tiny_gdino), "box_threshold": 0.0, "text_threshold": 0.0}
+
+
+def test_default_hub_id_reads_a_local_copy_in_the_cache(tiny_gdino, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_gdino, cache / "hub" / "IDEA-Research" / "grounding-dino-tiny")
+    g = GroundingDino(GroundingDino.Options(box_threshold=0.0, text_threshold=0.0),
+                      Context(cache_dir=cache, base_dir=tmp_path))
+    assert g.options.model == "IDEA-Research/grounding-dino-tiny"
+    assert g.ground(image(), ["cat"], META)
+    assert g.weights_fingerprint().startswith("sha256:")

@@ -68,10 +68,19 @@ def test_labels_missing_from_the_file_name_it(tiny_yolo_world, yolo_embeddings):
     assert "clip_model" in err.value.hint
 
 
-def test_no_embeddings_at_all(tiny_yolo_world):
-    with pytest.raises(WeightsError, match="neither `text_embeddings` nor `clip_model`") as err:
-        build(tiny_yolo_world)
-    assert ".safetensors" in err.value.hint and "write_embeddings" in err.value.hint
+def test_no_embeddings_at_all_fails_validation(tmp_path, capsys):
+    import yaml
+    from discover_core.cli import main
+
+    data = {"schema_version": 2, "tasks": [{"name": "detection", "label_source": {
+                "plugin": "static", "options": {"labels": ["cat"]}}}],
+            "grounders": [{"plugin": "yolo-world", "options": {"model": "yolov8s-worldv2.pt"}}],
+            "entropy_model": {"plugin": "roi-image"}, "composer": {"plugin": "paste"}}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
+    assert main(["validate", str(tmp_path / "p.yaml")]) == 2
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "grounders[0].options" in text and "text_embeddings" in text and "clip_model" in text
 
 
 def test_npy_with_its_labels_file(tiny_yolo_world, tmp_path):
