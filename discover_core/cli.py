@@ -236,9 +236,9 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
     from .pipeline import load_pipeline
 
     images = _expand_folders(images)
+    targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
     output_folder(out_dir)
     pipeline = load_pipeline(pipeline_file, device=device).build_all()  # a failing component fails once, here
-    targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
     table = Table("image", "stream", "bytes", "bpp", "content chunks", "tasks", "labels")
     total = {"bytes": 0, "pixels": 0}
 
@@ -331,11 +331,11 @@ def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, optio
     from .interfaces import Context
     from .pipeline import compose, composer_for, decode_content, decoder_for
 
+    targets = dict(zip(streams, _outputs(streams, out_dir, "." + fmt)))
     output_folder(out_dir)
     registry = get_registry()
     context = Context(device=device, seed=seed)
     options = _parse_options(option_pairs, options_file)
-    targets = dict(zip(streams, _outputs(streams, out_dir, "." + fmt)))
 
     def components(stream: Stream):
         return (decoder_for(stream, registry, context),
