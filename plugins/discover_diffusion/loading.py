@@ -269,7 +269,9 @@ def _load(base: Path, cn_dir: Path | None, channels: int, device: torch.device, 
         check_latent_controlnet(controlnet, unet, str(cn_dir))
         channels = int(controlnet.config.conditioning_embedding_out_channels[0])
     else:
-        controlnet = new_controlnet(unet, channels).to(dtype)
+        controlnet = new_controlnet(unet, channels)
+        if dtype != torch.float32:
+            controlnet = controlnet.to(dtype)
     for m in (unet, vae, text_encoder, controlnet):
         m.requires_grad_(False)
         m.eval()

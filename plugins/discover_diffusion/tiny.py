@@ -74,7 +74,6 @@ def save_tiny_controlnet(folder: str | Path, base: str | Path, channels: int = 8
                          perturb: float = 0.0) -> Path:
     """A latent-condition ControlNet of the tiny base, saved to ``folder``; ``perturb`` > 0 fills its zero
     convolutions with random weights of that scale (an 'already trained' ControlNet whose condition matters)."""
-    import torch
     from diffusers import UNet2DConditionModel
 
     from .loading import new_controlnet

@@ -1,4 +1,4 @@
-"""The composer's part of training: λ_diff ‖ε − ε_θ(z_t, t, C(ẑ_c))‖², SD base frozen, only the ControlNet trained.
+"""The composer's part of training: λ_diff ‖ε − ε_θ(z_t, t, C(ẑ_c))‖²; SD base frozen, ControlNet trained.
 
 For a trainer (``discover train`` of the learned codec, stage I and II alike)::
 
@@ -117,13 +117,14 @@ def save_controlnet(models: Models, folder: str | Path) -> Path:
 def diffusion_term(options: dict[str, Any], context: Context, device: str):
     """A distortion term ``term(out, x)`` in the shape of ``discover_learned.training.losses`` (``out`` = ẑ_c
     from the codec's sd-latent target, ``x`` = images in [0, 1]); options: ``base``, ``controlnet``,
-    ``condition_channels``, ``weight`` (λ_diff). The trainer adds ``term.parameters()`` to its optimizer and
-    calls ``term.save(folder)`` with its checkpoints."""
+    ``condition_channels``, ``weight`` (default 1: the trainer's own term weight is λ_diff = 2). The trainer
+    adds ``term.parameters()`` to its optimizer, calls ``term.save(folder)`` with its checkpoints and keeps
+    ``term.models.controlnet.state_dict()`` in its resumable state."""
     from .options import DEFAULT_BASE
 
     models = load_training_models(options.get("base", DEFAULT_BASE), options.get("controlnet"),
                                   int(options.get("condition_channels", 64)), device, context)
-    weight = float(options.get("weight", LAMBDA_DIFF))
+    weight = float(options.get("weight", 1.0))
 
     def term(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
