@@ -58,7 +58,7 @@ def test_retries_are_bounded_in_time(ctx):
         with pytest.raises(DiscoverError, match=r"rate limiting .*after 0 retries \(waiting 30 s more would pass "
                                                 r"max_wait=5 s\)"):
             source(server.url, ctx, retries=5, max_wait=5).labels(TASK)
-        assert time.monotonic() - start < 2 and server.count == 1
+        assert time.monotonic() - start < 10 and server.count == 1  # did not wait the 30 s
 
 
 def test_model_not_found(ctx):

@@ -183,10 +183,9 @@ def test_too_few_labels_after_the_follow_ups(ctx, secret):
 
 def test_timeout(ctx, secret):
     with FakeOpenAI(lambda body: labels_reply(words(120), delay=1.5)) as server:
-        start = time.monotonic()
         with pytest.raises(DiscoverError, match=r"did not answer within 0.3 s"):
             source(server, ctx, timeout=0.3).labels(TASK)
-        assert time.monotonic() - start < 1.4 and server.count == 1
+        assert server.count == 1  # gave up before the answer came (it would have been a success)
 
 
 def free_port() -> int:
