@@ -1,25 +1,25 @@
-"""``discover demo``: the default pipeline on real photos that ship with installed packages.
+"""``discover demo``: the built-in pipelines (classification, detection) on real photos from installed packages.
 
-For every photo and quality point it encodes the full stream, cuts out the
-task's part, decodes both, and compares them with whole-image AVIF and JPEG
-at the same bpp: bytes per chunk, bpp, PSNR / SSIM inside and outside the
-task regions, MS-SSIM, and whether each task head still gives the same
-answer (agreement). It writes streams, pictures, a table (Markdown, JSON), a
-rate-agreement plot and an HTML page that shows it all.
+For every pipeline, photo and quality point it encodes the full stream, cuts out the task's part, decodes
+both, and compares them with whole-image AVIF and JPEG at the same bpp: bytes per chunk, bpp, PSNR / SSIM
+inside and outside the task regions, MS-SSIM, and how well each task head still agrees with its answer on
+the original (classification: same top-1; detection: COCO AP over the whole set of photos, against the
+detections on the originals and against the photos' annotations). It writes streams, pictures, tables
+(Markdown, JSON), a rate-agreement plot per pipeline and an HTML page that shows it all.
 
-One thing per module: :mod:`.photos` (the demo photos and their annotations),
-:mod:`.baselines` (whole-image stills at a matched size or quality),
-:mod:`.stats` (rows, means, rate at equal agreement, BD-rate), :mod:`.tables`
-(Markdown and terminal tables), :mod:`.pictures` (regions drawn, side-by-side
-panels), :mod:`.report` (results.json, summary.md, the plot, the HTML page)
-and :mod:`.run` (the loop).
+One thing per module: :mod:`.photos` (the demo photos and their annotations), :mod:`.baselines`
+(whole-image stills at a matched size or quality), :mod:`.sets` (heads scored over the whole set),
+:mod:`.stats` (rows, means, rate at equal agreement, BD-rate), :mod:`.tables` (Markdown and terminal
+tables), :mod:`.pictures` (regions drawn, side-by-side panels), :mod:`.loop` (one pipeline over the
+photos), :mod:`.report` (results.json, summary.md, the plots), :mod:`.page` (the HTML page) and
+:mod:`.run` (which pipelines run).
 """
 
 from __future__ import annotations
 
 from .photos import Photo, demo_photos
-from .run import DEFAULT_QUALITIES, default_pipeline_path, run_demo
+from .run import BUILTIN_PIPELINES, DEFAULT_QUALITIES, builtin_pipeline_path, default_pipeline_path, run_demo
 from .stats import comparisons, summarise
 
-__all__ = ["DEFAULT_QUALITIES", "Photo", "comparisons", "default_pipeline_path", "demo_photos", "run_demo",
-           "summarise"]
+__all__ = ["BUILTIN_PIPELINES", "DEFAULT_QUALITIES", "Photo", "builtin_pipeline_path", "comparisons",
+           "default_pipeline_path", "demo_photos", "run_demo", "summarise"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +25,8 @@ class Photo:
     subject_boxes: list[tuple[float, float, float, float]]
     classes: list[int]
     subject: str
+    annotations: list[dict] = field(default_factory=list)
+    """Every COCO annotation of the photo (``bbox`` [x, y, w, h], ``category_id``; ids >= 100 are not COCO-80)."""
 
 
 def _load_photo(file_name: str) -> np.ndarray:
@@ -63,8 +65,9 @@ def demo_photos(names: list[str] | None = None) -> list[Photo]:
     photos = []
     for img in images:
         subject = img.get("subject", "")
+        mine = [a for a in coco["annotations"] if a["image_id"] == img["id"]]
         boxes = [(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3])
-                 for a in coco["annotations"] if a["image_id"] == img["id"] and cats[a["category_id"]] == subject]
+                 for a in mine if cats[a["category_id"]] == subject]
         photos.append(Photo(img["file_name"], _load_photo(img["file_name"]), boxes,
-                            list(img.get("imagenet_classes", [])), subject))
+                            list(img.get("imagenet_classes", [])), subject, mine))
     return photos

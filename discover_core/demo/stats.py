@@ -17,15 +17,24 @@ class Row:
     bytes: int
     bpp: float
     metrics: dict[str, float]
-    agreement: dict[str, bool] = field(default_factory=dict)
+    agreement: dict[str, bool | float] = field(default_factory=dict)
+    """Per head: same answer as on the original (bool); for a set-scored head, this photo's agreement AP."""
     top1_correct: dict[str, bool | None] = field(default_factory=dict)
     chunks: dict[str, int] = field(default_factory=dict)
     encode_s: float | None = None
     decode_s: float | None = None
 
 
-def summarise(rows: list[Row], per_photo: dict, qualities) -> list[dict]:
-    """Mean figures per method and quality point."""
+SET_FIGURES = ("agreement_ap50", "agreement_ap75", "ap", "ap50", "ap75")
+"""Figures of a set-scored head besides ``agreement`` (summary keys ``<figure>[<head>]``)."""
+
+
+def summarise(rows: list[Row], per_photo: dict, qualities, over_set: dict | None = None) -> list[dict]:
+    """Mean figures per method and quality point.
+
+    ``over_set[(quality, method)][head]``: a head's scores over the whole set of photos (COCO AP); they
+    replace the head's per-photo means (``agreement[<head>]`` is then the agreement AP of the set).
+    """
     out = []
     methods = list(dict.fromkeys(r.method for r in rows))
     for q in qualities:
@@ -46,6 +55,11 @@ def summarise(rows: list[Row], per_photo: dict, qualities) -> list[dict]:
                 entry[f"agreement[{hname}]"] = float(np.mean([r.agreement[hname] for r in sel]))
                 graded = [r.top1_correct[hname] for r in sel if r.top1_correct.get(hname) is not None]
                 entry[f"top1[{hname}]"] = float(np.mean(graded)) if graded else float("nan")
+            for hname, scores in (over_set or {}).get((q, m), {}).items():
+                entry[f"agreement[{hname}]"] = float(scores.get("agreement", float("nan")))
+                entry.pop(f"top1[{hname}]", None)
+                for key in SET_FIGURES:
+                    entry[f"{key}[{hname}]"] = float(scores.get(key, float("nan")))
             enc = [r.encode_s for r in sel if r.encode_s is not None]
             entry["encode_s"] = float(np.mean(enc)) if enc else float("nan")
             dec = [r.decode_s for r in sel if r.decode_s is not None]
@@ -55,15 +69,18 @@ def summarise(rows: list[Row], per_photo: dict, qualities) -> list[dict]:
 
 
 AGREEMENT_LEVELS = (0.8, 1.0)
+DETECTION_LEVELS = (0.75, 0.9)
+"""Agreement AP levels for detection heads (AP@[.5:.95] against the detections on the original)."""
 
 
-def comparisons(summary: list[dict]) -> dict[str, Any]:
+def comparisons(summary: list[dict], levels: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """Rate at equal agreement, and Bjøntegaard delta rate of PSNR inside the regions against whole-image AVIF.
 
     ``bpp_at_agreement[method][head][level]``: the lowest measured bpp at which the method's mean agreement
-    reaches ``level`` (``None`` if no quality point does). ``bd_rate_psnr_in``: the ``bjontegaard``
-    package's BD-rate (percent; negative = fewer bits for the same PSNR inside the task regions) of each
-    method against "avif (same bpp)", where both curves have the same number (>= 4) of points.
+    reaches ``level`` (``None`` if no quality point does), for each of ``levels[head]`` (default
+    :data:`AGREEMENT_LEVELS`). ``bd_rate_psnr_in``: the ``bjontegaard`` package's BD-rate (percent;
+    negative = fewer bits for the same PSNR inside the task regions) of each method against "avif (same
+    bpp)", where both curves have the same number (>= 4) of points.
     """
     methods = list(dict.fromkeys(e["method"] for e in summary))
     heads = sorted({k[len("agreement["):-1] for e in summary for k in e if k.startswith("agreement[")})
@@ -71,7 +88,7 @@ def comparisons(summary: list[dict]) -> dict[str, Any]:
     for m in methods:
         pts = sorted((e["bpp"], e) for e in summary if e["method"] == m)
         at[m] = {h: {str(level): next((b for b, e in pts if e[f"agreement[{h}]"] >= level - 1e-9), None)
-                     for level in AGREEMENT_LEVELS} for h in heads}
+                     for level in (levels or {}).get(h, AGREEMENT_LEVELS)} for h in heads}
     bd_rates: dict[str, float | None] = {}
     anchor = sorted((e["bpp"], e["psnr_in"]) for e in summary if e["method"] == "avif (same bpp)")
     for m in methods:

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from .stats import AGREEMENT_LEVELS, Row
+from .stats import Row
 
 
 def comparisons_markdown(comp: dict[str, Any]) -> str:
-    lines = ["| method | " + " | ".join(f"bpp at agreement ≥ {lv} ({h})" for h in
-                                          next(iter(comp["bpp_at_agreement"].values()), {})
-                                          for lv in AGREEMENT_LEVELS) + " | BD-rate of PSNR in regions vs AVIF |"]
+    first = next(iter(comp["bpp_at_agreement"].values()), {})
+    lines = ["| method | " + " | ".join(f"bpp at agreement ≥ {lv} ({h})" for h, lv_map in first.items()
+                                          for lv in lv_map) + " | BD-rate of PSNR in regions vs AVIF |"]
     ncols = lines[0].count("|") - 1
     lines.append("|" + "---|" * ncols)
     for m, per_head in comp["bpp_at_agreement"].items():
@@ -32,20 +32,24 @@ def _fmt(v) -> str:
 SUMMARY_COLUMNS = ("quality", "method", "bpp", "psnr_in", "psnr_out", "ms_ssim")
 
 
+HEAD_COLUMNS = ("agreement[", "top1[", "agreement_ap50[", "ap[", "ap50[")
+"""Per-head figures shown in the tables, in this order (results.json has them all)."""
+
+
 def _summary_columns(summary: list[dict]) -> list[str]:
-    extra = sorted({k for e in summary for k in e if k.startswith(("agreement[", "top1["))})
+    extra = [k for prefix in HEAD_COLUMNS for k in sorted({k for e in summary for k in e if k.startswith(prefix)})]
     return [*SUMMARY_COLUMNS, *extra, "encode_s", "decode_s"]
 
 
-def print_summary(console, summary: list[dict]) -> None:
+def print_summary(console, summary: list[dict], title: str = "demo: means over the photos") -> None:
     from rich.table import Table
 
     if not console.is_terminal:  # a log file or a pipe: the Markdown table reads better than a wrapped grid
-        console.print(markdown_table(summary), markup=False)
+        console.print(f"{title}\n\n{markdown_table(summary)}", markup=False)
         return
 
     cols = _summary_columns(summary)
-    table = Table(*cols, title="demo: means over the photos", title_justify="left")
+    table = Table(*cols, title=title, title_justify="left")
     for e in summary:
         table.add_row(*(_fmt(e.get(c, float("nan"))) for c in cols))
     console.print(table)
@@ -67,10 +71,17 @@ def detail_table(rows: list[Row]) -> str:
     for r in rows:
         cells = [r.photo, str(r.quality), r.method, str(r.bytes), _fmt(r.bpp), _fmt(r.metrics["psnr_in"]),
                  _fmt(r.metrics["psnr_out"]), _fmt(r.metrics["ms_ssim"]),
-                 *["yes" if r.agreement.get(h) else "no" for h in heads],
+                 *[_agree(r.agreement.get(h)) for h in heads],
                  ", ".join(f"{k} {v}" for k, v in r.chunks.items())]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _agree(value) -> str:
+    """A per-photo agreement: yes / no (same answer as on the original), or a set-scored head's own AP."""
+    if isinstance(value, bool) or value is None:
+        return "yes" if value else "no"
+    return _fmt(float(value))
 
 
 def md_to_html(md: str) -> str:

@@ -1,4 +1,4 @@
-"""`discover demo` end to end on two real photos at one quality point (the full run is the README's main job)."""
+"""`discover demo` end to end on one real photo at one quality point (the full run is the README's main job)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from discover_core.cli import main
+from discover_core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,34 +17,41 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "-o", str(out), "--photo", "coffee", "--photo", "stereo_motorcycle.png",
-                 "--quality", "50"]) == 0
+    assert main(["demo", "-o", str(out), "--photo", "coffee", "--quality", "50"]) == 0
     return out
 
 
 def test_demo_writes_everything(demo_dir):
-    for name in ("index.html", "summary.md", "results.json", "rate-agreement.png"):
+    for name in ("index.html", "summary.md", "results.json", "rate-agreement.png", "detection/rate-agreement.png"):
         assert (demo_dir / name).stat().st_size > 0, name
-    with Image.open(demo_dir / "rate-agreement.png") as plot:
-        assert plot.width > 500
-    streams = sorted(p.name for p in (demo_dir / "streams").iterdir())
-    assert streams == ["coffee-q50-classification.dscv", "coffee-q50.dscv",
-                       "stereo_motorcycle-q50-classification.dscv", "stereo_motorcycle-q50.dscv"]
+    for name in ("rate-agreement.png", "detection/rate-agreement.png"):
+        with Image.open(demo_dir / name) as plot:
+            assert plot.width > 500
+    assert sorted(p.name for p in (demo_dir / "streams").iterdir()) == ["coffee-q50-classification.dscv",
+                                                                       "coffee-q50.dscv"]
+    assert sorted(p.name for p in (demo_dir / "detection/streams").iterdir()) == ["coffee-q50-detection.dscv",
+                                                                                 "coffee-q50.dscv"]
     page = (demo_dir / "index.html").read_text()
-    for src in ("rate-agreement.png", "pictures/coffee-side-by-side.png", "pictures/stereo_motorcycle-side-by-side.png"):
+    for src in ("rate-agreement.png", "pictures/coffee-side-by-side.png", "detection/rate-agreement.png",
+                "detection/pictures/coffee-side-by-side.png"):
         assert f"'{src}'" in page or f'"{src}"' in page
         assert (demo_dir / src).exists()
     assert not list(demo_dir.rglob("*.tmp")), "outputs are written atomically"
 
 
+def _by_method(run: dict, photo: str) -> dict:
+    return {r["method"]: r for r in run["rows"] if r["photo"] == photo}
+
+
 def test_demo_figures_are_consistent(demo_dir):
     results = json.loads((demo_dir / "results.json").read_text())
-    rows = results["rows"]
-    methods = {r["method"] for r in rows}
-    assert {"task-only", "full", "avif (same bpp)", "jpeg (same bpp)", "avif (same PSNR in regions)"} <= methods
-    for photo in ("coffee.png", "stereo_motorcycle.png"):
-        by = {r["method"]: r for r in rows if r["photo"] == photo}
-        stream = demo_dir / "streams" / f"{Path(photo).stem}-q50.dscv"
+    assert list(results["runs"]) == ["classification", "detection"]
+    for name, folder in (("classification", ""), ("detection", "detection")):
+        run = results["runs"][name]
+        assert {"task-only", "full", "avif (same bpp)", "jpeg (same bpp)",
+                "avif (same PSNR in regions)"} <= {r["method"] for r in run["rows"]}
+        by = _by_method(run, "coffee.png")
+        stream = demo_dir / folder / "streams" / "coffee-q50.dscv"
         assert by["full"]["bytes"] == stream.stat().st_size, "bpp comes from the actual bytes"
         assert by["task-only"]["bytes"] < by["full"]["bytes"]
         # The task's part and the full stream carry the same region chunks: the same pixels inside them.
@@ -52,10 +60,82 @@ def test_demo_figures_are_consistent(demo_dir):
         # The matched AVIF is the whole-image still closest in size to the task-only stream.
         assert abs(by["avif (same bpp)"]["bytes"] - by["task-only"]["bytes"]) < 0.25 * by["task-only"]["bytes"]
         assert by["avif (same PSNR in regions)"]["metrics"]["psnr_in"] >= by["task-only"]["metrics"]["psnr_in"]
-        assert set(by["task-only"]["agreement"]) == {"imagenet-classifier"}
-        assert results["photos"][photo]["subject_found"] is True
+        assert run["photos"]["coffee.png"]["subject_found"] is True, f"{name}: the cup is grounded"
+    classification = results["runs"]["classification"]
+    assert set(_by_method(classification, "coffee.png")["task-only"]["agreement"]) == {"imagenet-classifier"}
+    assert classification["scored_over_set"] == []
     summary = (demo_dir / "summary.md").read_text()
     assert "| 50 | task-only |" in summary and "agreement[imagenet-classifier]" in summary
+
+
+def test_demo_detection_is_scored_over_the_set(demo_dir):
+    run = json.loads((demo_dir / "results.json").read_text())["runs"]["detection"]
+    assert run["scored_over_set"] == ["coco-detector"]
+    assert {r["label"] for r in run["photos"]["coffee.png"]["regions"]} >= {"cup"}
+    # The detector on the originals agrees with itself; against the annotations it is a real AP.
+    original = run["original"]["coco-detector"]
+    assert original["photos"] == 1 and original["agreement"] == 1.0 and 0.0 < original["ap"] <= 1.0
+    by = _by_method(run, "coffee.png")
+    for entry in run["summary"]:
+        assert entry["quality"] == 50
+        for key in ("agreement", "agreement_ap50", "ap", "ap50", "ap75"):
+            assert 0.0 <= entry[f"{key}[coco-detector]"] <= 1.0, (entry["method"], key)
+        assert "top1[coco-detector]" not in entry
+        # One photo: the AP of the set is that photo's own agreement AP.
+        assert entry["agreement[coco-detector]"] == pytest.approx(by[entry["method"]]["agreement"]["coco-detector"])
+    assert set(run["comparisons"]["bpp_at_agreement"]["full"]["coco-detector"]) == {"0.75", "0.9"}
+    summary = (demo_dir / "summary.md").read_text()
+    assert "# detection: pipeline 'offline-detection', task 'detection'" in summary
+    assert "ap[coco-detector]" in summary and "bpp at agreement ≥ 0.9 (coco-detector)" in summary
+
+
+def test_demo_tasks_are_checked_before_any_work(tmp_path):
+    from discover_core.demo import run_demo
+
+    with pytest.raises(InputError, match="no task nosuch"):
+        run_demo(tmp_path / "a", tasks=["nosuch"])
+    with pytest.raises(InputError, match="-c runs only the given file"):
+        run_demo(tmp_path / "b", pipeline_file=ROOT / "examples/pipelines/oracle-boxes.yaml", tasks=["detection"])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_set_scores_score_every_photo_at_once():
+    from discover_core.demo.photos import Photo
+    from discover_core.demo.sets import SetScores
+    from discover_core.demo.stats import Row, summarise
+
+    class Head:
+        name, task = "det", "detection"
+
+        def __init__(self):
+            self.calls = []
+
+        def score(self, predictions, references=None, targets=None):
+            self.calls.append((list(predictions), list(references), list(targets)))
+            return {"agreement": len(predictions) / 10, "ap": 0.5}
+
+    class Classifier:
+        name, task = "cls", "classification"
+
+    photos = [Photo(f"p{i}.png", None, [], [], "", [{"bbox": [0, 0, i + 1, 1], "category_id": 1}]) for i in range(3)]
+    head = Head()
+    sets = SetScores([head, Classifier()], photos)
+    assert [h.name for h in sets.heads] == ["det"]
+    for i in (2, 0, 1):
+        sets.reference(head, i, f"ref{i}")
+        sets.add(50, "full", head, i, f"pred{i}")
+    sets.add(50, "avif", head, 1, "avif1")
+    scores = sets.score()
+    assert head.calls[0] == (["pred0", "pred1", "pred2"], ["ref0", "ref1", "ref2"],
+                             [p.annotations for p in photos]), "once, photos in order, aligned"
+    assert head.calls[1] == (["avif1"], ["ref1"], [photos[1].annotations]), "only the photos with that point"
+    assert scores[(50, "full")]["det"] == {"photos": 3, "agreement": 0.3, "ap": 0.5}
+    rows = [Row(p.name, 50, "full", 100, 0.1, {k: 30.0 for k in ("psnr", "psnr_in", "psnr_out", "ms_ssim",
+                                                               "ssim_in", "ssim_out")}, {"det": 1.0}, {"det": None})
+            for p in photos]
+    entry = summarise(rows, {}, (50,), scores)[0]
+    assert entry["agreement[det]"] == 0.3, "the set's score, not the mean of the photos' own (1.0)"
+    assert entry["ap[det]"] == 0.5 and "top1[det]" not in entry
 
 
 def test_demo_unknown_photo_is_a_user_error(tmp_path, capsys):
@@ -68,8 +148,11 @@ def test_demo_with_a_pipeline_without_heads(tmp_path):
     out = tmp_path / "oracle"
     assert main(["demo", "-o", str(out), "-c", str(ROOT / "examples/pipelines/oracle-boxes.yaml"),
                  "--photo", "chelsea", "--quality", "40"]) == 0
-    rows = json.loads((out / "results.json").read_text())["rows"]
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert list(runs) == ["detection"], "-c runs only that pipeline, named after its first task"
+    rows = runs["detection"]["rows"]
     assert rows and all(r["agreement"] == {} for r in rows)
+    assert (out / "streams" / "chelsea-q40.dscv").exists() and not (out / "detection").exists()
 
 
 def test_comparisons_rate_at_agreement_and_bd_rate():
