@@ -447,9 +447,11 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
 
 
 def _add_subcommands() -> None:
+    from .cli_labels import labels
     from .cli_models import models
 
     cli.add_command(models)
+    cli.add_command(labels)
 
 
 _add_subcommands()
