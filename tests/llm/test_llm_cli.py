@@ -19,9 +19,8 @@ from discover_llm.fakes import FakeOllama, FakeOpenAI, labels_reply, openai_erro
 
 @pytest.fixture(autouse=True)
 def wired(monkeypatch, tmp_path, secret):
-    """`labels` on the main command (the lead wires it with cli.add_command), a fresh cache folder."""
-    if "labels" not in cli.commands:
-        monkeypatch.setitem(cli.commands, "labels", labels_group)
+    """`labels` is on the main command; a fresh cache folder."""
+    assert cli.commands["labels"] is labels_group
     monkeypatch.setenv("DISCOVER_CACHE_DIR", str(tmp_path / "cache"))
     build.clear()
     yield
