@@ -9,7 +9,6 @@ from PIL import Image
 
 from discover_core import cli
 
-from conftest import REGIONS, synthetic
 from test_core_cli import _fresh_cli_state, assert_user_error, run  # noqa: F401 - the autouse fixture
 
 
@@ -45,9 +44,9 @@ def test_validate_prints_cross_slot_warnings(capsys, tmp_path, make_dict):
 
 
 @pytest.fixture
-def stream_file(tmp_path, make_pipeline):
+def stream_file(tmp_path, make_pipeline, image, regions):
     path = tmp_path / "s.dscv"
-    path.write_bytes(make_pipeline(codec="jpeg").encode(synthetic(), regions=REGIONS).extract(
+    path.write_bytes(make_pipeline(codec="jpeg").encode(image, regions=regions).extract(
         task="detection").to_bytes())
     return path
 
@@ -81,7 +80,7 @@ def test_a_plugin_bug_exits_1_naming_the_distribution(capsys, stream_file, tmp_p
     assert "Traceback" not in text and "report it" in text
 
 
-def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict, monkeypatch):
+def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict, monkeypatch, synth):
     import json
 
     from discover_boxes.grounder import BoxesGrounder
@@ -90,7 +89,7 @@ def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict,
     folder = tmp_path / "images"
     folder.mkdir()
     for i in range(3):
-        Image.fromarray(synthetic(48 + 8 * i, 40)).save(folder / f"im{i}.png")
+        Image.fromarray(synth(48 + 8 * i, 40)).save(folder / f"im{i}.png")
     (folder / "notes.txt").write_text("not an image")
     boxes = {f"im{i}.png": [{"box": [2, 2, 20, 20], "label": "cat"}] for i in range(3)}
     (tmp_path / "boxes.json").write_text(json.dumps(boxes))
