@@ -3,13 +3,14 @@ composer, checkpoints and two-stage training. torch and compressai are imported 
 
 from discover_core.hookspecs import hookimpl
 
-from .component import Hyperprior
+from .component import Elic, Hyperprior
 from .plain import Plain
 
 
 @hookimpl
 def register_entropy_models(register):
     register(Hyperprior)
+    register(Elic)
 
 
 @hookimpl

@@ -8,11 +8,11 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from discover_core.errors import PayloadError, WeightsError
+from discover_core.errors import ConfigError, PayloadError, WeightsError
 from discover_core.interfaces import Chunk, Decoded, Encoded, EntropyModel, Latent, Region
 
 from .layout import REST, arrived_map, chunk_map, grid_size, layout_params, plan_chunks, read_layout
-from .options import ARCH_FIELDS, LearnedOptions
+from .options import ARCH_FIELDS, ElicOptions, LearnedOptions
 
 SIDE = "hyperprior"
 DEFAULTS = {"target": "pixels", "channels": 128, "latent_channels": 192, "global_channels": 64}
@@ -206,6 +206,37 @@ class LearnedEntropyModel(EntropyModel):
         from .training.trainer import Trainer
 
         return Trainer(cls, options, config, context)
+
+
+class Elic(LearnedEntropyModel):
+    """ELIC's entropy model (channel groups, checkerboard context restricted to each chunk) on the chunked
+    latent (compressai's coder); a chunk still decodes on its own."""
+
+    name = "elic"
+    kind_name = "elic"
+    decoder_options = LearnedEntropyModel.decoder_options + ("groups",)
+
+    Options = ElicOptions
+
+    def _groups(self, o) -> tuple[int, ...]:
+        from .elic_net import default_groups
+
+        m = o.latent_channels if o.latent_channels is not None else DEFAULTS["latent_channels"]
+        groups = tuple(o.groups) if o.groups else default_groups(m)
+        if sum(groups) != m:
+            raise ConfigError("elic options", [("groups", f"{list(groups)} do not sum to latent_channels {m}")])
+        return groups
+
+    def _latent_coder(self):
+        from .elic_latent import ElicLatent
+
+        return ElicLatent(self.net)
+
+    def _check_arch(self, path: Path) -> None:
+        super()._check_arch(path)
+        if self.options.groups and tuple(self.options.groups) != self.net.arch.groups:
+            raise WeightsError(f"checkpoint {path} has channel groups {list(self.net.arch.groups)}, "
+                               f"not {list(self.options.groups)}", "leave groups out (null)")
 
 
 class Hyperprior(LearnedEntropyModel):

@@ -147,7 +147,11 @@ class Trainer:
             x = next(batches).to(device)
             b, _, h, w = x.shape
             keep = region_masks(b, h // 16, w // 16, *cfg.mask, gen).to(device) if cfg.stage == 2 else None
-            out = net(x, keep)
+            if hasattr(net, "group_parameters"):  # elic: contexts stop at random region-shaped chunk borders
+                ids = 1 - region_masks(b, h // 16, w // 16, 0.0, 0.5, gen).to(device)
+                out = net(x, keep, ids=ids)
+            else:
+                out = net(x, keep)
             bpp = (bits(out["y_likelihoods"], keep) + bits(out["z_likelihoods"])) / (b * h * w)
             dist = sum(wt * term(out["x_hat"], x) for wt, term in terms)
             loss = lam * bpp + dist
