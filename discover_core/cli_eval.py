@@ -1,0 +1,138 @@
+"""``discover evaluate``, ``discover sweep`` and ``discover report`` (added with ``cli.add_command``).
+
+Errors are :class:`~.errors.DiscoverError` s (the main command prints them and exits with code 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+DATA_HELP = ("dataset: demo | folder:DIR | coco:ANNOTATIONS.json[,images=DIR] | classes:DIR[,wnids=FILE], "
+             "each with an optional ,limit=N")
+
+
+def _summary(store, stats) -> None:
+    from .evaluate.report import headline_metrics
+
+    aggs = store.aggregates()
+    table = Table(title="dataset-level results (bpp = total bits / total pixels)")
+    for col in ("cell", "stream", "bpp", "PSNR", "MS-SSIM", "head metrics"):
+        table.add_column(col)
+    for cell in store.cells():
+        for stream, m in sorted(aggs.get(cell["cell_id"], {}).items()):
+            heads = ", ".join(f"{k}={v:.3f}" for k, v in headline_metrics(m).items())
+            table.add_row(cell["name"], stream, f"{m['bpp']:.4f}", f"{m.get('psnr', float('nan')):.2f}",
+                          f"{m.get('ms_ssim', float('nan')):.4f}", heads)
+    out.print(table)
+    rate = stats.images / stats.wall_s if stats.wall_s > 0 else float("nan")
+    out.print(f"{stats.images} image evaluations in {stats.wall_s:.1f} s ({rate:.2f} images/s, models built "
+              f"included); {stats.skipped} already in the store (skipped); analyzer cache: {stats.cache_hits} "
+              f"hits, {stats.ground_saved_s:.2f} s of grounding saved, {stats.ground_s:.2f} s spent grounding")
+    out.print(f"results: {store.path}")
+
+
+def _options(run: Path, analyzer_cache: bool, pictures: int):
+    from .evaluate import Options
+
+    return Options(analyzer_cache=analyzer_cache, save_pictures=pictures, pictures_dir=run / "pictures")
+
+
+def _progress():
+    from .evaluate.runner import progress_bar
+
+    return progress_bar(console)
+
+
+@click.command()
+@click.option("-c", "--config", "config", type=click.Path(path_type=Path), default=None,
+              help="pipeline file (default: the built-in offline default pipeline)")
+@click.option("--data", "data", default="demo", show_default=True, help=DATA_HELP)
+@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True,
+              help="run folder (results.sqlite, pictures/); an existing one is resumed")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--no-analyzer-cache", is_flag=True, help="ground every image again (for timing)")
+@click.option("--pictures", default=6, show_default=True, help="save reconstructions of the first N images")
+def evaluate(config, data, run, device, no_analyzer_cache, pictures):
+    """Evaluate a pipeline over a dataset: per image and task rows, dataset-level aggregates, resumable."""
+    from .demo.run import default_pipeline_path
+    from .evaluate import Store, open_dataset, run_cells, single_cell
+    from .pipeline import load_pipeline
+
+    pipeline = load_pipeline(config or default_pipeline_path(), device=device)
+    dataset = open_dataset(data)
+    store = Store(run)
+    store.set_meta("kind", "evaluate")
+    stats = run_cells([single_cell(pipeline)], dataset, store, _options(run, not no_analyzer_cache, pictures),
+                      progress=_progress)
+    _summary(store, stats)
+
+
+@click.command()
+@click.argument("ablation", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--data", "data", default=None, help=DATA_HELP + " (default: the ablation file's data, else demo)")
+@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True,
+              help="run folder (results.sqlite, pictures/); an existing one is resumed")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--no-analyzer-cache", is_flag=True, help="ground every image again in every cell (for timing)")
+@click.option("--pictures", default=3, show_default=True, help="save reconstructions of the first N images")
+def sweep(ablation, data, run, device, no_analyzer_cache, pictures):
+    """Run an ablation grid (base pipeline + overrides by path): validated first, resumable, cached grounding."""
+    from .evaluate import Store, load_ablation, open_dataset, run_cells
+
+    abl = load_ablation(ablation, device=device)
+    dataset = open_dataset(data or abl.data or "demo")
+    store = Store(run)
+    store.set_meta("kind", "sweep")
+    store.set_meta("ablation", {"name": abl.name, "rate": abl.rate, "anchor": abl.anchor, "axes": abl.axes,
+                                "file": str(ablation)})
+    console.print(f"{abl.name}: {len(abl.cells)} cells x {len(dataset)} images ({dataset.spec})")
+    stats = run_cells(abl.cells, dataset, store, _options(run, not no_analyzer_cache, pictures), progress=_progress)
+    _summary(store, stats)
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="report folder")
+@click.option("--anchor", default=None, help="the curve BD tables compare against (default: the ablation's, "
+                                            "else the first curve)")
+@click.option("--interpolation", type=click.Choice(["akima", "pchip", "cubic"]), default="akima",
+              show_default=True, help="Bjøntegaard interpolation method (recorded in the tables)")
+def report(runs, out_dir, anchor, interpolation):
+    """RD curves per task and metric, BD tables against an anchor, side-by-side pictures, an HTML page."""
+    from .evaluate.report import write_report
+
+    page = write_report(list(runs), out_dir, anchor=anchor, method=interpolation)
+    out.print(f"report: {page}")
+
+
+__all__ = ["evaluate", "report", "sweep"]
+
+
+@click.group()
+def _standalone():
+    """evaluate / sweep / report, until the main ``discover`` command adds them (python -m discover_core.cli_eval)."""
+
+
+for _cmd in (evaluate, sweep, report):
+    _standalone.add_command(_cmd)
+
+if __name__ == "__main__":
+    import sys
+
+    from .errors import DiscoverError
+
+    try:
+        _standalone.main(standalone_mode=False)
+    except DiscoverError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

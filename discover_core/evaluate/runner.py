@@ -1,0 +1,268 @@
+"""The per-image loop of ``discover evaluate`` and ``discover sweep``: resumable, cached, one transaction per image.
+
+For every image of the dataset and every cell (pipeline configuration): ground (or take the analyzer
+cache), encode once, cut out each task's part, decode the full stream and every part, measure PSNR /
+MS-SSIM whole and inside / outside the regions, run every head on the reconstructions (and, once per
+image and head config, on the original: the references). All rows of one image are written in one
+transaction; finished images are skipped on resume. After a cell's last image its dataset-level
+aggregates are computed from the store (:mod:`.aggregate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..interfaces import Region, normalize_label
+from ..metrics import bpp, quality_report
+from ..pipeline import Pipeline
+from .aggregate import aggregate_cell
+from .datasets import Dataset, Item
+from .store import Store
+
+SLOT_KINDS = {"label_source": "label_source", "grounders": "grounder", "entropy_model": "entropy_model",
+              "composer": "composer", "task_heads": "task_head"}
+
+
+@dataclass
+class Cell:
+    """One pipeline configuration to evaluate: its name, its overrides of the base, and the pipeline."""
+
+    name: str
+    pipeline: Pipeline
+    overrides: dict[str, Any] = field(default_factory=dict)
+    position: int = 0
+
+    @property
+    def config(self) -> dict:
+        p = self.pipeline
+        return {"pipeline": p.resolved.data,
+                "options": {k: v.model_dump(mode="json") for k, v in p.resolved.options.items()}}
+
+    @property
+    def versions(self) -> dict:
+        """Plugin, provider, distribution, version and format version of every slot (nothing built)."""
+        p = self.pipeline
+        out = {}
+        for path, ref in p._slots.items():
+            reg = p.registry.get(ref.kind, ref.slot.plugin)
+            out[path] = {"plugin": reg.name, "provider": reg.plugin, "distribution": reg.distribution,
+                         "version": reg.version, "format_version": reg.cls.format_version}
+        return out
+
+    def cell_id(self, dataset: Dataset) -> str:
+        text = json.dumps([self.config, self.versions, dataset.fingerprint], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _slot_key(cell: Cell, paths: list[str]) -> dict:
+    cfg, ver = cell.config["options"], cell.versions
+    return {p: {"plugin": ver[p]["plugin"], "version": ver[p]["version"], "options": cfg[p]} for p in paths}
+
+
+def analyzer_key(cell: Cell, image_hash: str) -> str:
+    """Key of an image's labels and regions: the image and every label source and grounder (options, versions)."""
+    paths = [p for p in cell.pipeline._slots if p.startswith("grounders[") or p.endswith(".label_source")]
+    tasks = [(t.name, t.description) for t in cell.pipeline.tasks]
+    text = json.dumps([image_hash, tasks, _slot_key(cell, paths)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reference_key(cell: Cell, head_path: str, image_hash: str) -> str:
+    text = json.dumps([image_hash, _slot_key(cell, [head_path])], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def image_hash(image: np.ndarray) -> str:
+    h = hashlib.sha256(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Options:
+    analyzer_cache: bool = True
+    save_pictures: int = 6
+    """Reconstructions of the first this many images are saved under RUN/pictures/ (for the report)."""
+    pictures_dir: Path | None = None
+
+
+@dataclass
+class Stats:
+    images: int = 0
+    skipped: int = 0
+    ground_s: float = 0.0
+    ground_saved_s: float = 0.0
+    cache_hits: int = 0
+    wall_s: float = 0.0
+
+
+def head_paths(pipeline: Pipeline) -> list[tuple[str, str, int]]:
+    """(slot path, task name, index) of every head."""
+    return [(f"tasks[{i}].task_heads[{j}]", t.name, j) for i, t in enumerate(pipeline.tasks)
+            for j in range(len(pipeline.config.tasks[i].task_heads))]
+
+
+def head_key(pipeline: Pipeline, path: str) -> str:
+    """How a head is named in rows and aggregates: ``task/head-name`` (``#j`` when a task has two of a kind)."""
+    i, j = int(path.split("[")[1].split("]")[0]), int(path.rsplit("[", 1)[1].rstrip("]"))
+    task = pipeline.config.tasks[i]
+    name = task.task_heads[j].plugin.split(":")[-1]
+    same = [h for h in task.task_heads if h.plugin.split(":")[-1] == name]
+    return f"{task.name}/{name}" + (f"#{j}" if len(same) > 1 else "")
+
+
+def target_for(head, item: Item) -> Any:
+    return item.targets.get(getattr(type(head), "task", "") or "")
+
+
+def _task_boxes(pipeline: Pipeline, regions: list[Region], task: str | None) -> list:
+    if task is None:
+        return [r.box for r in regions]
+    wanted = {normalize_label(x) for x in pipeline.task_labels[task]}
+    return [r.box for r in regions if normalize_label(r.label) in wanted]
+
+
+def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Options, stats: Stats,
+                   save: bool) -> list[dict]:
+    """Every row of one image of one cell (not yet written)."""
+    p = cell.pipeline
+    image, meta = item.load()
+    h, w = image.shape[:2]
+    ih = image_hash(image)
+    timings: dict[str, float] = {}
+    akey = analyzer_key(cell, ih)
+    cached = store.cached_regions(akey) if opts.analyzer_cache else None
+    if cached is not None:
+        regions = [Region(tuple(r["box"]), r["label"], r["score"]) for r in cached[0]]
+        timings["ground_s"] = 0.0
+        timings["ground_cached_s"] = cached[2]
+        stats.cache_hits += 1
+        stats.ground_saved_s += cached[2]
+    else:
+        t0 = time.perf_counter()
+        regions = p.ground(image, meta)
+        timings["ground_s"] = time.perf_counter() - t0
+        stats.ground_s += timings["ground_s"]
+        store.cache_regions(akey, [{"box": list(r.box), "label": r.label, "score": r.score} for r in regions],
+                            p.task_labels if len(json.dumps(p.task_labels)) < 100_000 else {}, timings["ground_s"])
+    heads = dict(zip([hp for hp, _, _ in head_paths(p)], p.task_heads))
+    references: dict[str, Any] = {}
+    for path, head in heads.items():
+        rkey = reference_key(cell, path, ih)
+        got = store.cached_reference(rkey) if opts.analyzer_cache else None
+        if got is None:
+            t0 = time.perf_counter()
+            ref = head.predict(image)
+            store.cache_reference(rkey, ref, time.perf_counter() - t0)
+            got = (json.loads(json.dumps(ref, default=float)), 0.0)
+        references[path] = got[0]
+    t0 = time.perf_counter()
+    stream = p.encode(image, meta, regions=regions)
+    timings["encode_s"] = time.perf_counter() - t0
+    streams = [("full", None, stream)] + [(f"task:{t.name}", t.name, stream.extract(task=t.name)) for t in p.tasks]
+    rows = []
+    for sname, task, s in streams:
+        data = s.to_bytes()
+        t0 = time.perf_counter()
+        recon = p.decode(s)
+        decode_s = time.perf_counter() - t0
+        boxes = _task_boxes(p, regions, task)
+        quality = quality_report(image, recon, boxes)
+        quality["regions"] = len(boxes)
+        head_out = {}
+        for (path, tname, _), head in zip(head_paths(p), p.task_heads):
+            if task is not None and tname != task:
+                continue
+            pred = head.predict(recon)
+            target = target_for(head, item)
+            metrics = head.score([pred], references=[references[path]],
+                                 targets=[target] if target is not None else None)
+            head_out[head_key(p, path)] = {"path": path, "prediction": pred, "reference": references[path],
+                                           "metrics": metrics}
+        chunks = {c.name: len(c.payload) for c in s.chunks}
+        chunks["(container)"] = s.header_bytes()
+        rows.append({"image_id": item.id, "image": item.name, "stream": sname, "width": w, "height": h,
+                     "bytes": len(data), "bpp": bpp(len(data), w, h), "chunks": chunks, "quality": quality,
+                     "heads": head_out, "timings": {**timings, "decode_s": decode_s}})
+        if save and opts.pictures_dir is not None:
+            _save_pictures(opts.pictures_dir, cell_id, item, image, regions, sname, recon)
+    return rows
+
+
+def _save_pictures(folder: Path, cell_id: str, item: Item, image: np.ndarray, regions: list[Region], stream: str,
+                   recon: np.ndarray) -> None:
+    from ..demo.pictures import draw_regions
+    from ..images import atomic_save_image
+
+    stem = Path(item.name).stem.replace("/", "_")
+    original = folder / "original" / f"{stem}.png"
+    if not original.exists():
+        atomic_save_image(original, image)
+    atomic_save_image(folder / cell_id / f"{stem}-regions.png", draw_regions(image, regions))
+    atomic_save_image(folder / cell_id / f"{stem}-{stream.replace(':', '-')}.png", recon)
+
+
+def progress_bar(console=None):
+    """A rich progress bar with images/s and an ETA."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.2f} images/s" if speed else "- images/s")
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                    transient=False)
+
+
+def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options | None = None,
+              progress: Callable | None = None, log: Callable[[str], None] | None = None) -> Stats:
+    """Evaluate every cell on every image not yet in the store; aggregates per finished cell."""
+    from contextlib import nullcontext
+
+    opts = opts or Options()
+    stats = Stats()
+    t_start = time.perf_counter()
+    store.claim_dataset(dataset.spec, dataset.fingerprint)
+    ids = [c.cell_id(dataset) for c in cells]
+    for cell, cid in zip(cells, ids):
+        store.add_cell(cid, cell.name, cell.position, cell.overrides, cell.config, cell.versions, dataset.spec,
+                       dataset.fingerprint, len(dataset))
+    todo = {cid: store.done_images(cid) for cid in ids}
+    total = sum(len(dataset) - len(todo[cid] & {i.id for i in dataset.items}) for cid in ids)
+    for cell in cells:  # every component built (or failing) before the first image
+        cell.pipeline.build_all()
+    bar = progress() if progress else nullcontext()
+    with bar as b:
+        job = b.add_task("evaluate", total=total) if b else None
+        for cell, cid in zip(cells, ids):
+            done = todo[cid]
+            for n, item in enumerate(dataset.items):
+                if item.id in done:
+                    stats.skipped += 1
+                    continue
+                if b:
+                    b.update(job, description=f"{cell.name[:40]} · {item.name[:30]}")
+                rows = evaluate_image(cell, cid, item, store, opts, stats, save=n < opts.save_pictures)
+                store.write_image(cid, rows, cell.config, cell.versions, dataset.fingerprint)
+                stats.images += 1
+                if b:
+                    b.advance(job)
+            aggregate_cell(store, cid, cell.pipeline, dataset)
+            if log:
+                log(f"cell {cell.name}: done")
+    stats.wall_s = time.perf_counter() - t_start
+    store.set_meta("last_run", {"images": stats.images, "skipped": stats.skipped, "wall_s": stats.wall_s,
+                                "ground_s": stats.ground_s, "ground_saved_s": stats.ground_saved_s,
+                                "cache_hits": stats.cache_hits})
+    return stats
