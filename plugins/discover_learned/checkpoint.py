@@ -26,21 +26,43 @@ TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
 ZOO_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".bin")
 
 
-def save(net: CodecNet, path: Path, extra: dict | None = None) -> Path:
-    """Write ``path`` (``.safetensors``) and its ``.json``; the tables are computed first if needed."""
+def save(net: CodecNet, path: Path, extra: dict | None = None, half: bool = False) -> Path:
+    """Write ``path`` (``.safetensors``) and its ``.json``; the tables are computed first if needed.
+
+    ``half`` stores the learned parameters in float16 (half the file): the network's parameters are rounded
+    to float16 first and the tables recomputed from them, so the file codes exactly as the loaded model."""
     from safetensors.torch import save_file
 
-    if not net.tables_ready():
+    params = {name for name, _ in net.named_parameters()}
+    if half:
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(p.half().float())
+        net.update_tables()
+    elif not net.tables_ready():
         net.update_tables()
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    state = {k: (v.half() if half and k in params else v).detach().cpu().contiguous()
+             for k, v in net.state_dict().items()}
     tmp = path.with_suffix(".safetensors.tmp")
     save_file(state, str(tmp))
     tmp.replace(path)
     meta = {"format": "discover-learned", "arch": net.arch.to_json(), **(extra or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
+
+
+def export(source: Path, target: Path, half: bool = True, note: str | None = None) -> Path:
+    """Copy a trained checkpoint (e.g. ``discover train``'s output) into a smaller, float16 one."""
+    import json as _json
+
+    net = load(Path(source))
+    meta = _json.loads(Path(source).with_suffix(".json").read_text())
+    extra = {k: v for k, v in meta.items() if k not in ("format", "arch")}
+    if note:
+        extra["note"] = note
+    return save(net, Path(target), extra=extra, half=half)
 
 
 def _fit_buffers(net: CodecNet, state: dict[str, torch.Tensor]) -> None:
@@ -130,6 +152,7 @@ def load(path: Path) -> CodecNet:
         raise WeightsError(f"checkpoint {path} cannot be read ({exc})", "the file is damaged; fetch it again") \
             from None
     net = build(arch)
+    state = {k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()}
     load_state(net, state, str(path))
     if not net.tables_ready():
         net.update_tables()

@@ -97,3 +97,16 @@ def test_compressai_zoo_state_dict_imports(tmp_path, build_model, image):
     torch.save({"weight": torch.zeros(2)}, not_a_model)
     with pytest.raises(WeightsError, match="mean-scale"):
         build_model(checkpoint=str(not_a_model), channels=None, latent_channels=None, global_channels=None)
+
+
+def test_half_precision_export_codes_like_the_loaded_model(saved, build_model, image, regions, tmp_path):
+    from discover_learned import checkpoint
+
+    folder, _ = saved
+    small = checkpoint.export(folder / "quality-1.safetensors", tmp_path / "small.safetensors", half=True)
+    assert small.stat().st_size < (folder / "quality-1.safetensors").stat().st_size
+    a = build_model(checkpoint=str(small), channels=None, latent_channels=None, global_channels=None)
+    b = build_model(checkpoint=str(small), channels=None, latent_channels=None, global_channels=None)
+    ea = a.encode(image, regions)
+    assert [c.payload for c in ea.chunks] == [c.payload for c in b.encode(image, regions).chunks]
+    assert a.decode((256, 192), ea.params, ea.chunks, 1).coarse.shape == (192, 256, 3)
