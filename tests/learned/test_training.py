@@ -115,3 +115,30 @@ def test_config_errors_name_their_path(tmp_path, change, where):
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
         build_trainer(path)
+
+
+def test_train_command_writes_the_checkpoint(tmp_path, folder):
+    from click.testing import CliRunner
+
+    from discover_core.cli_train import train
+
+    result = CliRunner().invoke(train, [str(_config(tmp_path, folder, steps=2))])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("quality-1.safetensors")
+    assert (tmp_path / "run" / "quality-1.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["hyperprior-pixels.yaml", "discover-sd-latent-stage1.yaml",
+                                  "discover-sd-latent-stage2.yaml"])
+def test_example_configs_validate(name):
+    from pathlib import Path
+
+    from discover_learned.training.trainer import parse
+
+    path = Path(__file__).parents[2] / "examples" / "training" / name
+    cfg = yaml.safe_load(path.read_text())
+    parse(cfg["training"])
+    from discover_learned.component import Elic, Hyperprior
+
+    cls = {"hyperprior": Hyperprior, "elic": Elic}[cfg["entropy_model"]["plugin"]]
+    cls.Options.model_validate(cfg["entropy_model"]["options"])
