@@ -26,7 +26,8 @@ TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
 ZOO_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".bin")
 
 
-def save(net: CodecNet, path: Path, extra: dict | None = None, half: bool = False) -> Path:
+def save(net: CodecNet, path: Path, extra: dict | None = None, half: bool = False,
+         scale_max: float | None = None) -> Path:
     """Write ``path`` (``.safetensors``) and its ``.json``; the tables are computed first if needed.
 
     ``half`` stores the learned parameters in float16 (half the file): the network's parameters are rounded
@@ -38,23 +39,25 @@ def save(net: CodecNet, path: Path, extra: dict | None = None, half: bool = Fals
         with torch.no_grad():
             for p in net.parameters():
                 p.copy_(p.half().float())
-        net.update_tables()
-    elif not net.tables_ready():
-        net.update_tables()
+    if half or scale_max is not None or not net.tables_ready():
+        net.update_tables(scale_max)
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and k in params else v).detach().cpu().contiguous()
              for k, v in net.state_dict().items()}
     tmp = path.with_suffix(".safetensors.tmp")
     save_file(state, str(tmp))
+    tmp.chmod(0o644)
     tmp.replace(path)
     meta = {"format": "discover-learned", "arch": net.arch.to_json(), **(extra or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
 
 
-def export(source: Path, target: Path, half: bool = True, note: str | None = None) -> Path:
-    """Copy a trained checkpoint (e.g. ``discover train``'s output) into a smaller, float16 one."""
+def export(source: Path, target: Path, half: bool = True, note: str | None = None,
+           scale_max: float | None = None) -> Path:
+    """Copy a trained checkpoint (e.g. ``discover train``'s output) into a smaller one: float16 parameters,
+    optionally a scale table capped at ``scale_max``."""
     import json as _json
 
     net = load(Path(source))
@@ -62,7 +65,7 @@ def export(source: Path, target: Path, half: bool = True, note: str | None = Non
     extra = {k: v for k, v in meta.items() if k not in ("format", "arch")}
     if note:
         extra["note"] = note
-    return save(net, Path(target), extra=extra, half=half)
+    return save(net, Path(target), extra=extra, half=half, scale_max=scale_max)
 
 
 def _fit_buffers(net: CodecNet, state: dict[str, torch.Tensor]) -> None:

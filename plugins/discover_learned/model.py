@@ -18,8 +18,8 @@ SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 128
 within a fraction of a percent of the estimate at low rates too."""
 
 
-def scale_table() -> list[float]:
-    return torch.exp(torch.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS)).tolist()
+def scale_table(scale_max: float = SCALE_MAX) -> list[float]:
+    return torch.exp(torch.linspace(math.log(SCALE_MIN), math.log(scale_max), SCALE_LEVELS)).tolist()
 
 
 @contextlib.contextmanager
@@ -50,11 +50,17 @@ class CodecNet(nn.Module):
         self.gaussian_conditional = GaussianConditional(None)
 
     # -- tables ---------------------------------------------------------------
-    def update_tables(self) -> None:
-        """Compute the CDF tables the coder uses (once, after training; they are saved with the weights)."""
+    def update_tables(self, scale_max: float | None = None) -> None:
+        """Compute the CDF tables the coder uses (once, after training; they are saved with the weights).
+
+        ``scale_max`` caps the scale table (default: the current table's largest scale, else 256): a model
+        whose scales stay small codes the same with a shorter table, and its checkpoint is smaller."""
+        current = self.gaussian_conditional.scale_table
+        if scale_max is None:
+            scale_max = float(current[-1]) if current.numel() else SCALE_MAX
         with torch.no_grad():
             self.entropy_bottleneck.update(force=True)
-            self.gaussian_conditional.update_scale_table(scale_table(), force=True)
+            self.gaussian_conditional.update_scale_table(scale_table(scale_max), force=True)
 
     def tables_ready(self) -> bool:
         return self.entropy_bottleneck._quantized_cdf.numel() > 0 and \
