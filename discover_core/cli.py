@@ -447,11 +447,13 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
 
 
 def _add_subcommands() -> None:
+    from .cli_eval import evaluate, report, sweep
     from .cli_labels import labels
     from .cli_models import models
+    from .cli_train import train
 
-    cli.add_command(models)
-    cli.add_command(labels)
+    for command in (models, labels, train, evaluate, sweep, report):
+        cli.add_command(command)
 
 
 _add_subcommands()
