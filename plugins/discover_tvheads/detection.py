@@ -1,0 +1,222 @@
+"""``faster-rcnn-detector`` and ``coco-instance-segmenter``: torchvision Faster / Mask R-CNN R50-FPN heads.
+
+A prediction is ``coco-detector``'s format: ``{"size": [W, H], "boxes": [[x0, y0, x1, y1]], "scores",
+"category_ids" (official COCO ids), "labels" (COCO names)}``, plus, for the segmenter, ``"masks"`` (COCO RLE
+per detection, ``counts`` as str). Scores: ``agreement`` / ``agreement_ap50`` / ``agreement_ap75`` (the
+detections on the originals scoring at least ``reference_threshold`` taken as ground truth) and ``ap`` /
+``ap50`` / ``ap75`` against COCO annotations; the segmenter adds ``mask_ap`` ..., ``agreement_mask_ap``.
+Targets are per image lists of ``{"bbox": [x, y, w, h], "category_id": id or COCO name[, "segmentation"]}``;
+categories outside COCO-80 are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from pydantic import Field
+
+from discover_core.errors import InputError, WeightsError
+from discover_core.interfaces import PATH_OPTION, Context, Options, TaskHead
+
+from .loading import load_state, weights_file
+
+
+class _RcnnOptions(Options):
+    weights: str = Field("hub", min_length=1, description="state_dict file (relative to the pipeline file), or "
+                         "'hub' / a torchvision weights name, read from torch's hub checkpoint folder",
+                         json_schema_extra=PATH_OPTION)
+    score_threshold: float = Field(0.05, ge=0.0, lt=1.0, description="detections scoring below this are dropped")
+    max_detections: int = Field(100, ge=1, le=300, description="at most this many detections per image")
+    reference_threshold: float = Field(0.3, gt=0.0, le=1.0, description="detections on the original scoring at "
+                                       "least this are the ground truth of the agreement AP")
+    min_size: int = Field(800, ge=32, le=4096, description="shorter side the network resizes to (torchvision: 800)")
+    max_size: int = Field(1333, ge=32, le=8192, description="longest side limit of that resize (torchvision: 1333)")
+    device: str | None = Field(None, description="torch device; default: the pipeline's device")
+
+
+class FasterRcnnDetector(TaskHead):
+    """COCO-80 detection with torchvision Faster R-CNN R50-FPN; COCO box AP and agreement AP."""
+
+    name = "faster-rcnn-detector"
+    task = "detection"
+    requires = ("torch", "torchvision", "faster_coco_eval")
+    extra = "eval"
+    builder = "fasterrcnn_resnet50_fpn"
+    default_weights = "FasterRCNN_ResNet50_FPN_Weights.COCO_V1"
+    Options = _RcnnOptions
+
+    def __init__(self, options: Options | None = None, context: Context | None = None):
+        super().__init__(options, context)
+        self.check_requirements()
+        import torch
+        import torchvision.models.detection as tvd
+
+        o = self.options
+        self.path = weights_file(o.weights, self.default_weights, self.context)
+        model = getattr(tvd, self.builder)(weights=None, weights_backbone=None, num_classes=91,
+                                           box_score_thresh=o.score_threshold, box_detections_per_img=o.max_detections,
+                                           min_size=o.min_size, max_size=o.max_size)
+        try:
+            model.load_state_dict(load_state(self.path))
+        except RuntimeError as exc:
+            raise WeightsError(f"{self.path} does not fit torchvision {self.builder}: {str(exc).splitlines()[0]}",
+                               f"give the weights of {self.builder} (91 COCO classes)") from None
+        self.device = torch.device(o.device or self.context.device)
+        self.model = model.eval().to(self.device)
+
+    def weights_fingerprint(self) -> str:
+        from discover_core.weights import fingerprint
+
+        return fingerprint(self.path, context=self.context)
+
+    def _run(self, image: np.ndarray) -> dict:
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(self.device)
+        with torch.no_grad():
+            return self.model([x])[0]
+
+    def _keep(self, out: dict) -> tuple[list[int], list[int]]:
+        from discover_centernet.labels import COCO_IDS
+
+        ids = set(COCO_IDS)
+        labels = [int(v) for v in out["labels"].cpu()]
+        return [i for i, c in enumerate(labels) if c in ids], labels
+
+    def predict(self, image: np.ndarray) -> dict[str, Any]:
+        from discover_centernet.labels import names_of
+
+        out = self._run(image)
+        keep, labels = self._keep(out)
+        boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
+        cats = [labels[i] for i in keep]
+        return {"size": [int(image.shape[1]), int(image.shape[0])],
+                "boxes": [[round(float(v), 3) for v in boxes[i]] for i in keep],
+                "scores": [round(float(scores[i]), 6) for i in keep], "category_ids": cats,
+                "labels": names_of(cats)}
+
+    def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
+              targets: Sequence[Any] | None = None) -> dict[str, float]:
+        from discover_centernet.coco_eval import coco_ap
+
+        preds = [detections(p, i, "prediction") for i, p in enumerate(predictions)]
+        sizes = [size_of(p) for p in predictions]
+        for what, given in (("references", references), ("targets", targets)):
+            if given is not None and len(given) != len(preds):
+                raise InputError(f"{len(preds)} predictions but {len(given)} {what}")
+        out: dict[str, float] = {}
+        if not preds:
+            return out
+        if references is not None:
+            thr = self.options.reference_threshold
+            truth = [[d for d in detections(r, i, "reference") if d["score"] >= thr] for i, r in enumerate(references)]
+            out.update(_prefixed("agreement", coco_ap(truth, preds, sizes), preds, thr))
+        if targets is not None:
+            truth = [coco_targets(t, i) for i, t in enumerate(targets)]
+            ap = coco_ap(truth, preds, sizes)
+            if ap is not None:
+                out.update(ap=ap["ap"], ap50=ap["ap50"], ap75=ap["ap75"])
+        return out
+
+
+def _prefixed(prefix: str, ap: dict | None, preds: list, thr: float) -> dict[str, float]:
+    if ap is None:  # nothing on the originals: agreement is whether nothing is found here either
+        agree = 0.0 if any(d["score"] >= thr for p in preds for d in p) else 1.0
+        ap = {"ap": agree, "ap50": agree, "ap75": agree}
+    return {prefix: ap["ap"], f"{prefix}_ap50": ap["ap50"], f"{prefix}_ap75": ap["ap75"]}
+
+
+class MaskRcnnSegmenter(FasterRcnnDetector):
+    """COCO-80 instance segmentation with torchvision Mask R-CNN R50-FPN; mask AP, box AP, agreement."""
+
+    name = "coco-instance-segmenter"
+    task = "segmentation"
+    builder = "maskrcnn_resnet50_fpn"
+    default_weights = "MaskRCNN_ResNet50_FPN_Weights.COCO_V1"
+
+    class Options(_RcnnOptions):
+        mask_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="mask probability that counts as inside")
+
+    def predict(self, image: np.ndarray) -> dict[str, Any]:
+        from discover_centernet.labels import names_of
+
+        from .coco_masks import encode_mask
+
+        out = self._run(image)
+        keep, labels = self._keep(out)
+        boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
+        masks = (out["masks"][:, 0] >= self.options.mask_threshold).cpu().numpy()
+        cats = [labels[i] for i in keep]
+        return {"size": [int(image.shape[1]), int(image.shape[0])],
+                "boxes": [[round(float(v), 3) for v in boxes[i]] for i in keep],
+                "scores": [round(float(scores[i]), 6) for i in keep], "category_ids": cats,
+                "labels": names_of(cats), "masks": [encode_mask(masks[i]) for i in keep]}
+
+    def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
+              targets: Sequence[Any] | None = None) -> dict[str, float]:
+        from .coco_masks import mask_ap
+
+        out = super().score(predictions, references, targets)
+        if not predictions:
+            return out
+        preds = [segments(p, i, "prediction") for i, p in enumerate(predictions)]
+        sizes = [size_of(p) for p in predictions]
+        if references is not None:
+            thr = self.options.reference_threshold
+            truth = [[d for d in segments(r, i, "reference") if d["score"] >= thr] for i, r in enumerate(references)]
+            out.update(_prefixed("agreement_mask", mask_ap(truth, preds, sizes), preds, thr))
+            out["agreement_mask_ap"] = out.pop("agreement_mask")
+        if targets is not None:
+            truth = [[a for a in coco_targets(t, i) if "segmentation" in a] for i, t in enumerate(targets)]
+            ap = mask_ap(truth, preds, sizes)
+            if ap is not None:
+                out.update(mask_ap=ap["ap"], mask_ap50=ap["ap50"], mask_ap75=ap["ap75"])
+        return out
+
+
+def size_of(p: Any) -> tuple[int, int]:
+    s = p.get("size") if isinstance(p, dict) else None
+    return (int(s[0]), int(s[1])) if isinstance(s, (list, tuple)) and len(s) == 2 else (1, 1)
+
+
+def detections(p: Any, i: int, what: str) -> list[dict]:
+    if not isinstance(p, dict) or not all(k in p for k in ("boxes", "scores", "category_ids")):
+        raise InputError(f"{what} {i} is not a detector prediction (needs boxes, scores, category_ids)",
+                         "score predictions made by the same head")
+    if not len(p["boxes"]) == len(p["scores"]) == len(p["category_ids"]):
+        raise InputError(f"{what} {i}: boxes, scores and category ids differ in number")
+    return [{"box": [float(v) for v in b], "score": float(s), "category_id": int(c)}
+            for b, s, c in zip(p["boxes"], p["scores"], p["category_ids"])]
+
+
+def segments(p: Any, i: int, what: str) -> list[dict]:
+    dets = detections(p, i, what)
+    masks = p.get("masks") if isinstance(p, dict) else None
+    if not isinstance(masks, list) or len(masks) != len(dets):
+        raise InputError(f"{what} {i} has no mask per detection", "score predictions made by the same head")
+    return [{**d, "segmentation": m} for d, m in zip(dets, masks)]
+
+
+def coco_targets(t: Any, i: int) -> list[dict]:
+    """COCO annotations of one image (ids or COCO names) -> ``{"box", "category_id"[, "segmentation"]}``."""
+    from discover_centernet.labels import category_id
+
+    if isinstance(t, dict) and "annotations" in t:
+        t = t["annotations"]
+    if not isinstance(t, (list, tuple)):
+        raise InputError(f"target {i}: expected a list of COCO annotations, got {type(t).__name__}")
+    out = []
+    for a in t:
+        if not isinstance(a, dict) or "bbox" not in a:
+            raise InputError(f"target {i}: annotation {a!r} has no bbox")
+        x, y, w, h = (float(v) for v in a["bbox"])
+        cat = a.get("category_id", a.get("label"))
+        cid = category_id(int(cat) if isinstance(cat, (int, np.integer)) and not isinstance(cat, bool) else cat)
+        if cid is None:
+            continue
+        ann = {"box": [x, y, x + w, y + h], "category_id": cid, "iscrowd": int(a.get("iscrowd", 0) or 0)}
+        if a.get("segmentation"):
+            ann["segmentation"] = a["segmentation"]
+        out.append(ann)
+    return out
