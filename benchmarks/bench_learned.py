@@ -132,26 +132,41 @@ def _bpp_at(curve, target: float) -> float | None:
     return float(np.interp(target, ps, [b for b, _ in curve]))
 
 
+def _psnr_at(curve, bpp: float) -> float | None:
+    pts = sorted(curve)
+    bs = [b for b, _ in pts]
+    if not bs[0] <= bpp <= bs[-1]:
+        return None
+    return float(np.interp(bpp, bs, [p for _, p in pts]))
+
+
 def bench_quality(images, codec) -> None:
     print("\n## quality: rate–PSNR on the held-out demo photos (never trained on)\n")
-    print("| photo | ours bpp | ours PSNR dB | JPEG bpp at that PSNR | ours/JPEG | AVIF bpp at that PSNR | ours/AVIF |")
-    print("|---|---|---|---|---|---|---|")
-    rj, ra = [], []
+    print("| photo | ours bpp | ours PSNR dB | JPEG bpp at that PSNR | ours/JPEG | AVIF bpp at that PSNR | ours/AVIF "
+          "| JPEG PSNR at our bpp | AVIF PSNR at our bpp |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rj, ra, dj, da = [], [], [], []
     for name, img in images:
         h, w = img.shape[:2]
         enc = codec.encode(img, [])
         out = codec.decode((w, h), enc.params, enc.chunks, 1).coarse
         bpp, p = 8 * sum(len(c.payload) for c in enc.chunks) / (w * h), psnr(out, img)
-        jb = _bpp_at(_curve(img, "jpeg", range(2, 100, 2)), p)
-        ab = _bpp_at(_curve(img, "avif", range(2, 100, 4)), p)
+        jc, ac = _curve(img, "jpeg", range(1, 100, 2)), _curve(img, "avif", [0, 1, 2, 4, 8] + list(range(12, 100, 6)))
+        jb, ab = _bpp_at(jc, p), _bpp_at(ac, p)
+        jp, ap_ = _psnr_at(jc, bpp), _psnr_at(ac, bpp)
         rj += [bpp / jb] if jb else []
         ra += [bpp / ab] if ab else []
+        dj += [p - jp] if jp else []
+        da += [p - ap_] if ap_ else []
         fmt = lambda v: f"{v:.3f}" if v else "out of range"  # noqa: E731
         print(f"| {name} | {bpp:.3f} | {p:.2f} | {fmt(jb)} | {fmt(jb and bpp / jb)} | {fmt(ab)} | "
-              f"{fmt(ab and bpp / ab)} |")
+              f"{fmt(ab and bpp / ab)} | {fmt(jp)} | {fmt(ap_)} |")
     if rj:
         print(f"\nmean bits ratio at equal PSNR: ours/JPEG {np.mean(rj):.3f}" +
-              (f", ours/AVIF {np.mean(ra):.3f}" if ra else ""))
+              (f", ours/AVIF {np.mean(ra):.3f}" if ra else " (AVIF: our PSNR is below its whole range)"))
+    if dj or da:
+        print(f"mean PSNR difference at equal bpp: ours − JPEG {np.mean(dj):+.2f} dB" if dj else "", end="")
+        print(f", ours − AVIF {np.mean(da):+.2f} dB" if da else "")
 
 
 def main() -> None:

@@ -123,9 +123,7 @@ def resolve(spec: str, context: Context, quality: int | None) -> Path:
             raise WeightsError(f"{path} has no checkpoint of quality {quality}",
                                f"available qualities: {sorted(family)}")
         return family[quality]
-    if quality is not None and spec != "builtin":
-        pass  # a single file is one rate point; quality only selects inside a folder
-    return path
+    return path  # a single file is one rate point: quality only selects inside a folder
 
 
 def read_arch(path: Path) -> Arch:

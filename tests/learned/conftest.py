@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 pytest.importorskip("compressai", reason="the learned codecs need the extra 'learned'")
@@ -55,15 +54,6 @@ def drawn_latent(model, image, seed: int = 0, scale_floor: float = 1.5):
         scales = scales.clamp(min=scale_floor)
         y = means + scales * torch.randn(means.shape, generator=g)
     return y, z
-
-
-def bump_scales(model, amount: float = 2.0):
-    """Shift h_s's scale outputs up so the model's own Gaussians are wide (then draw with scale_floor=0)."""
-    import torch
-
-    with torch.no_grad():
-        m = model.net.arch.latent_channels
-        model.net.h_s[-1].bias[:m] += amount
 
 
 @pytest.fixture
