@@ -209,8 +209,10 @@ class LearnedEntropyModel(EntropyModel):
 
 
 class Elic(LearnedEntropyModel):
-    """ELIC's entropy model (channel groups, checkerboard context restricted to each chunk) on the chunked
-    latent (compressai's coder); a chunk still decodes on its own."""
+    """Learned ELIC-style codec: channel groups and a checkerboard context kept inside each chunk (compressai).
+
+    The spatial and channel contexts of a position only see positions of its own chunk, so every content
+    chunk still decodes on its own, to the same values whichever other chunks arrived."""
 
     name = "elic"
     kind_name = "elic"
