@@ -38,10 +38,24 @@ def _summary(store, stats) -> None:
     out.print(f"results: {store.path}")
 
 
-def _options(run: Path, analyzer_cache: bool, pictures: int):
+def _options(run: Path, analyzer_cache: bool, pictures: int, perception: str = "", features: str = "inception",
+             weights_dir: Path | None = None):
     from .evaluate import Options
 
-    return Options(analyzer_cache=analyzer_cache, save_pictures=pictures, pictures_dir=run / "pictures")
+    return Options(analyzer_cache=analyzer_cache, save_pictures=pictures, pictures_dir=run / "pictures",
+                   perception=tuple(m.strip() for m in perception.split(",") if m.strip()), features=features,
+                   weights_dir=weights_dir)
+
+
+def perception_options(f):
+    """--perception, --features, --weights-dir (shared by evaluate and sweep)."""
+    f = click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="folder with the perception weights files (besides the cache and torch hub folders)")(f)
+    f = click.option("--features", default="inception", show_default=True,
+                     help="FID / KID features: inception, or a named proxy (proxy:mobilenet_v2), labelled as such "
+                          "in every output")(f)
+    return click.option("--perception", default="", help="perception metrics on the CLIC view (shorter side 768, "
+                        "centre crop 768, 256x256 patches for FID / KID): any of fid,kid,lpips,dists")(f)
 
 
 def _progress():
@@ -59,7 +73,8 @@ def _progress():
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again (for timing)")
 @click.option("--pictures", default=6, show_default=True, help="save reconstructions of the first N images")
-def evaluate(config, data, run, device, no_analyzer_cache, pictures):
+@perception_options
+def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir):
     """Evaluate a pipeline over a dataset: per image and task rows, dataset-level aggregates, resumable."""
     from .demo.run import default_pipeline_path
     from .evaluate import Store, open_dataset, run_cells, single_cell
@@ -69,8 +84,8 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures):
     dataset = open_dataset(data)
     store = Store(run)
     store.set_meta("kind", "evaluate")
-    stats = run_cells([single_cell(pipeline)], dataset, store, _options(run, not no_analyzer_cache, pictures),
-                      progress=_progress)
+    opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
+    stats = run_cells([single_cell(pipeline)], dataset, store, opts, progress=_progress)
     _summary(store, stats)
 
 
@@ -82,7 +97,8 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures):
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again in every cell (for timing)")
 @click.option("--pictures", default=3, show_default=True, help="save reconstructions of the first N images")
-def sweep(ablation, data, run, device, no_analyzer_cache, pictures):
+@perception_options
+def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir):
     """Run an ablation grid (base pipeline + overrides by path): validated first, resumable, cached grounding."""
     from .evaluate import Store, load_ablation, open_dataset, run_cells
 
@@ -93,7 +109,8 @@ def sweep(ablation, data, run, device, no_analyzer_cache, pictures):
     store.set_meta("ablation", {"name": abl.name, "rate": abl.rate, "anchor": abl.anchor, "axes": abl.axes,
                                 "file": str(ablation)})
     console.print(f"{abl.name}: {len(abl.cells)} cells x {len(dataset)} images ({dataset.spec})")
-    stats = run_cells(abl.cells, dataset, store, _options(run, not no_analyzer_cache, pictures), progress=_progress)
+    opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
+    stats = run_cells(abl.cells, dataset, store, opts, progress=_progress)
     _summary(store, stats)
 
 

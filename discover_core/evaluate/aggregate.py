@@ -53,6 +53,11 @@ def aggregate_cell(store: Store, cell_id: str, pipeline: Pipeline, dataset: Data
                                 targets=targets if all(t is not None for t in targets) else None)
             for k, v in scored.items():
                 m[f"{name}/{k}"] = float(v)
+        feats = store.features(cell_id, stream)
+        if feats["real"] and len(feats["real"]) == len(rs):
+            from .perception import Features, dataset_scores
+
+            m.update(dataset_scores(feats["real"], feats["fake"], Features(feats["extractor"][0])))
         out[stream] = m
     store.write_aggregates(cell_id, out)
     return out

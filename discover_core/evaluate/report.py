@@ -84,12 +84,17 @@ def _rate_like(overrides: dict) -> bool:
     return bool(overrides) and all("quality" in k or k.endswith(".qp") for k in overrides)
 
 
+def _lower_better(metric: str) -> bool:
+    """FID, KID, LPIPS, DISTS (also with a proxy extractor's name: ``fid@proxy:mobilenet_v2``)."""
+    return "/" not in metric and metric.split("@")[0] in LOWER_IS_BETTER
+
+
 def metrics_of(curves: list[Curve]) -> list[str]:
     keys: dict[str, None] = {}
     for c in curves:
         for p in c.points:
             for k, v in p.items():
-                if isinstance(v, (int, float)) and (k in QUALITY or k in LOWER_IS_BETTER or k in headline_metrics(p)):
+                if isinstance(v, (int, float)) and (k in QUALITY or _lower_better(k) or k in headline_metrics(p)):
                     keys.setdefault(k, None)
     return sorted(keys, key=lambda k: (k.count("/") == 0, k))
 
@@ -143,7 +148,7 @@ def bd_tables(curves: list[Curve], anchor: str | None, method: str) -> list[dict
     by_stream = {c.stream: c for c in anchors}
     out = []
     for metric in metrics_of(curves):
-        base = metric.rsplit("/", 1)[-1]
+        base = metric.rsplit("/", 1)[-1].split("@")[0]
         for c in curves:
             if c in anchors:
                 continue
@@ -156,7 +161,7 @@ def bd_tables(curves: list[Curve], anchor: str | None, method: str) -> list[dict
                 continue
             results = []
             if base in LOWER_IS_BETTER:
-                results.append(bd_quality(ra, qa, rt, qt, method=method, metric=base))
+                results.append(bd_quality(ra, qa, rt, qt, method=method, metric=metric))
             elif metric in QUALITY:
                 results += [bd_rate(ra, qa, rt, qt, method=method), bd_quality(ra, qa, rt, qt, method, metric)]
             else:
@@ -250,7 +255,7 @@ def write_report(runs: list[Path], out_dir: Path, anchor: str | None = None, met
     atomic_write_bytes(out_dir / "results.json", json.dumps(results, indent=1, default=str).encode())
     agg_rows = [{"curve": c.label, "stream": c.stream, "cell": p["cell"], "images": p["images"], "bpp": p["bpp"],
                  "psnr": p.get("psnr"), "ms_ssim": p.get("ms_ssim"), "psnr_in": p.get("psnr_in"),
-                 **headline_metrics(p)} for c in curves for p in c.points]
+                 **{k: v for k, v in p.items() if _lower_better(k)}, **headline_metrics(p)} for c in curves for p in c.points]
     agg_cols = list(dict.fromkeys(k for r in agg_rows for k in r))
     run_rows = [{"run": i["run"], "name": i["name"], "kind": i["kind"], "cells": len(i["cells"]),
                  "dataset": i["cells"][0]["dataset_spec"] if i["cells"] else "",

@@ -91,6 +91,12 @@ class Options:
     save_pictures: int = 6
     """Reconstructions of the first this many images are saved under RUN/pictures/ (for the report)."""
     pictures_dir: Path | None = None
+    perception: tuple[str, ...] = ()
+    """Perception metrics (fid, kid, lpips, dists) on the CLIC view of every image (:mod:`.perception`)."""
+    features: str = "inception"
+    """FID / KID feature extractor: inception, or a named proxy (proxy:mobilenet_v2), labelled as such."""
+    weights_dir: Path | None = None
+    """Where the perception weights files are (besides the cache folder and torch's hub folder)."""
 
 
 @dataclass
@@ -129,9 +135,36 @@ def _task_boxes(pipeline: Pipeline, regions: list[Region], task: str | None) -> 
     return [r.box for r in regions if normalize_label(r.label) in wanted]
 
 
+class Perception:
+    """The perception metrics a run asked for, built once (a missing weights file fails before any image)."""
+
+    def __init__(self, opts: Options, context):
+        from . import perception as pm
+
+        unknown = [m for m in opts.perception if m not in pm.METRICS]
+        if unknown:
+            from ..errors import ConfigError
+
+            raise ConfigError("perception metrics", [("", f"'{m}' is not one of {', '.join(pm.METRICS)}")
+                                                     for m in unknown])
+        self.pm = pm
+        self.pairs = {m: pm.PairMetric(m, context, opts.weights_dir) for m in opts.perception if m in pm.FILES}
+        wants = [m for m in opts.perception if m in ("fid", "kid")]
+        self.features = pm.Features(opts.features).build(context, opts.weights_dir) if wants else None
+
+    def image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        view = self.pm.clic_view(image)
+        return view, (self.features(self.pm.patches(view)) if self.features else None)
+
+    def pair(self, ref_view: np.ndarray, recon: np.ndarray) -> tuple[dict, np.ndarray | None]:
+        view = self.pm.clic_view(recon)
+        scores = {m: metric(ref_view, view) for m, metric in self.pairs.items()}
+        return scores, (self.features(self.pm.patches(view)) if self.features else None)
+
+
 def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Options, stats: Stats,
-                   save: bool) -> list[dict]:
-    """Every row of one image of one cell (not yet written)."""
+                   save: bool, perception: Perception | None = None, features: list | None = None) -> list[dict]:
+    """Every row of one image of one cell (not yet written); perception features appended to ``features``."""
     p = cell.pipeline
     image, meta = item.load()
     h, w = image.shape[:2]
@@ -166,6 +199,8 @@ def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Opt
     t0 = time.perf_counter()
     stream = p.encode(image, meta, regions=regions)
     timings["encode_s"] = time.perf_counter() - t0
+    if perception is not None:
+        ref_view, ref_feats = perception.image(image)
     streams = [("full", None, stream)] + [(f"task:{t.name}", t.name, stream.extract(task=t.name)) for t in p.tasks]
     rows = []
     for sname, task, s in streams:
@@ -176,6 +211,12 @@ def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Opt
         boxes = _task_boxes(p, regions, task)
         quality = quality_report(image, recon, boxes)
         quality["regions"] = len(boxes)
+        if perception is not None:
+            scores, feats = perception.pair(ref_view, recon)
+            quality.update(scores)
+            if feats is not None and features is not None:
+                ext = perception.features.name
+                features += [(item.id, sname, "real", ext, ref_feats), (item.id, sname, "fake", ext, feats)]
         head_out = {}
         for (path, tname, _), head in zip(head_paths(p), p.task_heads):
             if task is not None and tname != task:
@@ -242,6 +283,7 @@ def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options |
     total = sum(len(dataset) - len(todo[cid] & {i.id for i in dataset.items}) for cid in ids)
     for cell in cells:  # every component built (or failing) before the first image
         cell.pipeline.build_all()
+    perception = Perception(opts, cells[0].pipeline.context) if opts.perception else None
     bar = progress() if progress else nullcontext()
     with bar as b:
         job = b.add_task("evaluate", total=total) if b else None
@@ -253,8 +295,10 @@ def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options |
                     continue
                 if b:
                     b.update(job, description=f"{cell.name[:40]} · {item.name[:30]}")
-                rows = evaluate_image(cell, cid, item, store, opts, stats, save=n < opts.save_pictures)
-                store.write_image(cid, rows, cell.config, cell.versions, dataset.fingerprint)
+                feats: list = []
+                rows = evaluate_image(cell, cid, item, store, opts, stats, save=n < opts.save_pictures,
+                                      perception=perception, features=feats)
+                store.write_image(cid, rows, cell.config, cell.versions, dataset.fingerprint, feats)
                 stats.images += 1
                 if b:
                     b.advance(job)

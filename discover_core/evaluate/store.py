@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS aggregates (
   cell_id TEXT NOT NULL, stream TEXT NOT NULL, metrics TEXT NOT NULL, PRIMARY KEY (cell_id, stream));
 CREATE TABLE IF NOT EXISTS analyzer_cache (key TEXT PRIMARY KEY, regions TEXT NOT NULL, labels TEXT NOT NULL,
   seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS features (cell_id TEXT NOT NULL, image_id INTEGER NOT NULL, stream TEXT NOT NULL,
+  kind TEXT NOT NULL, extractor TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (cell_id, image_id, stream, kind));
 CREATE TABLE IF NOT EXISTS reference_cache (key TEXT PRIMARY KEY, prediction TEXT NOT NULL, seconds REAL NOT NULL);
 """
 
@@ -60,6 +62,11 @@ def _default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _shape(a) -> bytes:
+    n, d = a.shape
+    return int(n).to_bytes(4, "big") + int(d).to_bytes(4, "big")
 
 
 class Store:
@@ -150,14 +157,32 @@ class Store:
     def done_images(self, cell_id: str) -> set[int]:
         return {r[0] for r in self.db.execute("SELECT DISTINCT image_id FROM rows WHERE cell_id = ?", (cell_id,))}
 
-    def write_image(self, cell_id: str, rows: list[dict], config: dict, versions: dict, fingerprint: str) -> None:
-        """All rows of one image of one cell, in one transaction."""
+    def write_image(self, cell_id: str, rows: list[dict], config: dict, versions: dict, fingerprint: str,
+                    features: list[tuple[int, str, str, str, "np.ndarray"]] = ()) -> None:
+        """All rows (and perception features) of one image of one cell, in one transaction."""
+        import numpy as np
+
         now = time.time()
         cfg, ver = _dumps(config), _dumps(versions)
-        self._tx([("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        feats = [("INSERT INTO features VALUES (?,?,?,?,?,?)",
+                  (cell_id, i, s, k, e, np.ascontiguousarray(a, dtype=np.float32).tobytes() + _shape(a)))
+                 for i, s, k, e, a in features]
+        self._tx(feats + [("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    (cell_id, r["image_id"], r["image"], r["stream"], r["width"], r["height"], r["bytes"], r["bpp"],
                     _dumps(r["chunks"]), _dumps(r["quality"]), _dumps(r["heads"]), _dumps(r["timings"]), cfg, ver,
                     fingerprint, now)) for r in rows])
+
+    def features(self, cell_id: str, stream: str) -> dict[str, list]:
+        """``{"real": [arrays], "fake": [arrays], "extractor": name}`` of one cell's stream, in image order."""
+        import numpy as np
+
+        out: dict[str, list] = {"real": [], "fake": [], "extractor": []}
+        for kind, ext, data in self.db.execute("SELECT kind, extractor, data FROM features WHERE cell_id = ? AND "
+                                               "stream = ? ORDER BY image_id", (cell_id, stream)):
+            n, d = int.from_bytes(data[-8:-4], "big"), int.from_bytes(data[-4:], "big")
+            out[kind].append(np.frombuffer(data[:-8], np.float32).reshape(n, d).astype(np.float64))
+            out["extractor"].append(ext)
+        return out
 
     def rows(self, cell_id: str | None = None) -> Iterator[dict]:
         sql = ("SELECT cell_id, image_id, image, stream, width, height, bytes, bpp, chunks, quality, heads, timings "
