@@ -89,3 +89,33 @@ class TestHyperpriorGlobalInformation(EntropyModelContract):
     @pytest.fixture
     def encode_regions(self):
         return samples.sample_regions(160, 96)
+
+
+def test_training_towards_the_vae_latent(tmp_path, tiny_vae):
+    """Stage I with the sd-latent target: distortion ‖z_c − ẑ_c‖² to the VAE latent of the crop."""
+    from PIL import Image
+
+    from discover_core.interfaces import Context
+    from discover_learned.training.trainer import Trainer
+
+    d = tmp_path / "img"
+    d.mkdir()
+    Image.fromarray(samples.sample_image(128, 128)).save(d / "a.png")
+    config = {"output": str(tmp_path / "run"), "steps": 25, "batch_size": 2, "lr": 1e-3,
+              "distortion": [{"kind": "sd-latent-mse", "weight": 1.0, "options": {"vae": str(tiny_vae)}}],
+              "data": {"folder": str(d), "crop": 64}}
+    losses = []
+    (path,) = Trainer(Hyperprior, Hyperprior.Options(**SD), config, Context()).run(
+        lambda s, t, m: losses.append(m["distortion"]))
+    assert sum(losses[-5:]) < 0.7 * sum(losses[:5]), losses
+    assert Hyperprior(Hyperprior.Options(checkpoint=str(path))).target == "sd-latent"
+
+
+def test_elic_sd_latent_target():
+    from discover_learned.component import Elic
+
+    model = Elic(Elic.Options(**SD))
+    img = samples.sample_image(96, 64)
+    enc = model.encode(img, samples.sample_regions())
+    out = model.decode((96, 64), enc.params, enc.chunks, 1)
+    assert out.representation == "latent" and out.latent.values.shape == (4, 8, 12)
