@@ -23,11 +23,12 @@ def _summary(store, stats) -> None:
 
     aggs = store.aggregates()
     table = Table(title="dataset-level results (bpp = total bits / total pixels)")
-    for col in ("cell", "stream", "bpp", "PSNR", "MS-SSIM", "head metrics"):
-        table.add_column(col)
+    for col in ("cell", "stream", "bpp", "PSNR", "MS-SSIM"):
+        table.add_column(col, overflow="fold")
+    table.add_column("head metrics (over the dataset)", overflow="fold", ratio=2)
     for cell in store.cells():
         for stream, m in sorted(aggs.get(cell["cell_id"], {}).items()):
-            heads = ", ".join(f"{k}={v:.3f}" for k, v in headline_metrics(m).items())
+            heads = "\n".join(f"{k.split('/', 1)[1]}: {v:.3f}" for k, v in headline_metrics(m).items())
             table.add_row(cell["name"], stream, f"{m['bpp']:.4f}", f"{m.get('psnr', float('nan')):.2f}",
                           f"{m.get('ms_ssim', float('nan')):.4f}", heads)
     out.print(table)

@@ -72,4 +72,4 @@ def test_example_ablations_validate():
 
     root = Path(__file__).resolve().parents[2] / "examples" / "ablations"
     sizes = {p.stem: len(load_ablation(p).cells) for p in sorted(root.glob("*.yaml"))}
-    assert sizes == {"analyzers": 8, "baselines": 16, "rate-sweep": 4}
+    assert sizes == {"analyzers": 8, "baselines": 16, "detection-rate-sweep": 4, "rate-sweep": 4}
