@@ -36,14 +36,19 @@ class LearnedEntropyModel(EntropyModel):
 
     @classmethod
     def _checkpoint_target(cls, options) -> str | None:
+        """The target recorded beside a local checkpoint (cheap: reads its JSON only), else None."""
         spec = options.checkpoint
         if not spec or spec == "builtin":
-            return None if spec else DEFAULTS["target"]
-        meta = Path(spec).expanduser().with_suffix(".json")
-        try:
-            return json.loads(meta.read_text())["arch"]["target"]
-        except (OSError, ValueError, KeyError, TypeError):
             return None
+        path = Path(spec).expanduser()
+        metas = [path.with_suffix(".json")] if not path.is_dir() else \
+            [path / f"quality-{options.quality}.json"] if options.quality else sorted(path.glob("*.json"))
+        for meta in metas:
+            try:
+                return json.loads(meta.read_text())["arch"]["target"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return None
 
     # -- building ---------------------------------------------------------------
     def __init__(self, options=None, context=None):
@@ -69,8 +74,9 @@ class LearnedEntropyModel(EntropyModel):
             self.net = checkpoint.load(path)
             self._fingerprint = checkpoint.file_fingerprint(path, self.context)
             self._check_arch(path)
-        self.device = torch.device(self.context.device)
-        self.net.to(self.device)
+        # Coding runs on the CPU whatever the context's device: the entropy parameters must come out
+        # bit-identical at encoder and decoder (training moves the network to the device itself).
+        self.device = torch.device("cpu")
         self.latent_coder = self._latent_coder()
 
     def _groups(self, o) -> tuple[int, ...]:

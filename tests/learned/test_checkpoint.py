@@ -110,3 +110,14 @@ def test_half_precision_export_codes_like_the_loaded_model(saved, build_model, i
     ea = a.encode(image, regions)
     assert [c.payload for c in ea.chunks] == [c.payload for c in b.encode(image, regions).chunks]
     assert a.decode((256, 192), ea.params, ea.chunks, 1).coarse.shape == (192, 256, 3)
+
+
+def test_produces_for_reads_the_checkpoint_target(tmp_path, build_model):
+    from discover_learned import checkpoint
+    from discover_learned.component import Hyperprior
+
+    m = build_model(target="sd-latent")
+    checkpoint.save(m.net, tmp_path / "quality-3.safetensors")
+    for spec in (tmp_path / "quality-3.safetensors", tmp_path):
+        assert Hyperprior.produces_for(Hyperprior.Options(checkpoint=str(spec))) == ("latent", "sd-vae")
+    assert Hyperprior.produces_for(Hyperprior.Options()) == ("pixels", None)
