@@ -29,9 +29,9 @@ def plot(summary: list[dict], path: Path, set_heads: list[str] = (), title: str 
             ap = f"ap{hk[len('agreement'):]}"
             if any(ap in p[1] for p in pts):
                 axes[0].plot(xs, [p[1].get(ap, float("nan")) for p in pts], marker="x", linestyle="--",
-                             color=line.get_color(), label=f"{m} AP vs annotations")
+                             color=line.get_color(), label="_nolegend_")  # same colour; the axis names it
         axes[1].plot(xs, [p[1]["psnr_in"] for p in pts], marker="o", label=m)
-    ylabel = ("agreement AP (o, vs the original's detections); AP (x, vs annotations)"
+    ylabel = ("agreement AP (o) / AP vs annotations (x)"
               if set_heads and len(set_heads) == len(heads) else "agreement (same answer as on the original)")
     axes[0].set(xlabel="bpp", ylabel=ylabel, title=f"{title} rate - agreement".strip(), ylim=(-0.05, 1.05))
     axes[1].set(xlabel="bpp", ylabel="PSNR inside task regions (dB)", title=f"{title} rate - region fidelity".strip())
