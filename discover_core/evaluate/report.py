@@ -77,7 +77,14 @@ def load_curves(runs: list[Path]) -> tuple[list[Curve], list[dict], str | None]:
                 c.points.append({**m, "cell": cell["name"], "cell_id": cell["cell_id"]})
     for c in curves.values():
         c.points.sort(key=lambda p: p["bpp"])
-    return list(curves.values()), infos, anchor
+    return _without_copies(list(curves.values())), infos, anchor
+
+
+def _without_copies(curves: list[Curve]) -> list[Curve]:
+    """A task's part that is the whole stream in every cell (whole-image baselines) is not a curve of its own."""
+    full = {(c.run, c.label): {p["cell_id"]: p["bytes"] for p in c.points} for c in curves if c.stream == "full"}
+    return [c for c in curves if c.stream == "full" or (c.run, c.label) not in full
+            or any(full[(c.run, c.label)].get(p["cell_id"]) != p["bytes"] for p in c.points)]
 
 
 def _rate_like(overrides: dict) -> bool:
