@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..config import slots
 from ..interfaces import Region, normalize_label
 from ..metrics import bpp, quality_report
 from ..pipeline import Pipeline
@@ -50,7 +51,8 @@ class Cell:
         """Plugin, provider, distribution, version and format version of every slot (nothing built)."""
         p = self.pipeline
         out = {}
-        for path, ref in p._slots.items():
+        for ref in slots(p.config):
+            path = ref.path
             reg = p.registry.get(ref.kind, ref.slot.plugin)
             out[path] = {"plugin": reg.name, "provider": reg.plugin, "distribution": reg.distribution,
                          "version": reg.version, "format_version": reg.cls.format_version}
@@ -68,7 +70,7 @@ def _slot_key(cell: Cell, paths: list[str]) -> dict:
 
 def analyzer_key(cell: Cell, image_hash: str) -> str:
     """Key of an image's labels and regions: the image and every label source and grounder (options, versions)."""
-    paths = [p for p in cell.pipeline._slots if p.startswith("grounders[") or p.endswith(".label_source")]
+    paths = [r.path for r in slots(cell.pipeline.config) if r.kind in ("grounder", "label_source")]
     tasks = [(t.name, t.description) for t in cell.pipeline.tasks]
     text = json.dumps([image_hash, tasks, _slot_key(cell, paths)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
