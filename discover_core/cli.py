@@ -429,20 +429,22 @@ INFO_BOXES = 6
               help="Region quality points (repeatable); default: the demo's 4 points.")
 @click.option("--photo", "photos", multiple=True,
               help="Only this demo photo (repeatable), e.g. --photo chelsea; default: all of them.")
+@click.option("--task", "tasks", type=click.Choice(["classification", "detection"]), multiple=True,
+              help="Only this built-in pipeline (repeatable); default: both. Not with -c.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
 def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], photos: tuple[str, ...],
-         device: str) -> None:
-    """Run the default pipeline on real photos that ship with installed packages, and report.
+         tasks: tuple[str, ...], device: str) -> None:
+    """Run the built-in pipelines (classification and detection) on real photos that ship with installed packages.
 
     Writes streams, reconstructions, side-by-side pictures with the grounded
-    regions, a table (summary.md, results.json), a rate-agreement plot and an
+    regions, tables (summary.md, results.json), rate-agreement plots and an
     HTML page (index.html) to the output folder.
     """
     from .demo import run_demo
 
     output_folder(out_dir)  # before minutes of work, not after
     report = run_demo(out_dir, pipeline_file=pipeline_file, qualities=qualities or None, device=device,
-                      console=out, progress=progress, photos=list(photos) or None)
+                      console=out, progress=progress, photos=list(photos) or None, tasks=list(tasks) or None)
     out.print(f"\nopen {report} in a browser")
 
 

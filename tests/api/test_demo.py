@@ -182,3 +182,9 @@ def test_bd_rate_is_withheld_when_curves_barely_overlap():
               ((0.2, 30.0), (0.4, 33.0), (0.8, 36.0), (1.6, 39.0))]
     far = [{"method": "jpeg (same bpp)", "bpp": e["bpp"], "psnr_in": e["psnr_in"] - 8.0} for e in anchor]
     assert comparisons(anchor + far)["bd_rate_psnr_in"]["jpeg (same bpp)"] is None
+
+
+def test_demo_task_option(tmp_path):
+    assert main(["demo", "-o", str(tmp_path), "--task", "detection", "--photo", "chelsea", "--quality", "40"]) == 0
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert list(runs) == ["detection"] and not (tmp_path / "streams").exists()
