@@ -142,12 +142,14 @@ class LearnedEntropyModel(EntropyModel):
             chunks.append(Chunk("content", REST, strings[-1]))
         return Encoded(chunks, params={"layout": layout_params(plans)})
 
-    def estimate_bits(self, y, width: int, height: int, regions: Sequence[Region], z=None) -> dict[str, float]:
-        """Estimated bits of each chunk that :meth:`encode_latent` writes (by chunk name)."""
+    def estimate_bits(self, y, width: int, height: int, regions: Sequence[Region], z=None,
+                      exact: bool = False) -> dict[str, float]:
+        """Estimated bits of each chunk that :meth:`encode_latent` writes (by chunk name): the model's −log2
+        likelihoods, or with ``exact`` what the coder's quantised tables charge (escapes included)."""
         plans = plan_chunks(regions, width, height)
         cmap = chunk_map([(p.name, p.cells) for p in plans], grid_size(width, height))
         with self._torch.no_grad():
-            side, per = self.latent_coder.estimate(y, cmap, len(plans) + 1, z)
+            side, per = self.latent_coder.estimate(y, cmap, len(plans) + 1, z, exact)
         names = [p.name for p in plans] + [REST]
         out = {SIDE: side}
         out.update({n: b for k, (n, b) in enumerate(zip(names, per)) if (cmap == k).any()})

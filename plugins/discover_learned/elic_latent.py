@@ -103,24 +103,19 @@ class ElicLatent(HyperpriorLatent):
         y_hat = self._passes(hyper, self._ids(cmap), decide)
         return y_hat, z_hat
 
-    def estimate(self, y, cmap, n_chunks, z=None):
+    def estimate(self, y, cmap, n_chunks, z=None, exact=False):
         z = self.net.h_a(y) if z is None else z
-        _, z_lik = self.net.entropy_bottleneck(z, training=False)
         _, z_hat = self.encode_side(y, z)
         with threads(1):
             hyper = self.net.h_s(z_hat)
-        gc = self.net.gaussian_conditional
         bits = torch.zeros(cmap.size)
 
         def decide(k, phase, scales, means, flat):
             c0, c1 = self.net.bounds[k]
             yk = y[0, c0:c1].flatten(1)
-            q = torch.round(yk - means) + means
-            used = gc.scale_table[gc.build_indexes(scales).long()]
-            lik = gc.likelihood_lower_bound(gc._likelihood(q, used, means))
-            bits[flat] += (-torch.log2(lik))[:, flat].sum(0)
-            return q[:, flat]
+            bits[flat] += self.y_bits(yk, scales, means, exact)[:, flat].sum(0)
+            return (torch.round(yk - means) + means)[:, flat]
 
         self._passes(hyper, self._ids(cmap), decide)
         flat_map = torch.from_numpy(cmap.reshape(-1))
-        return float(-torch.log2(z_lik).sum()), [float(bits[flat_map == k].sum()) for k in range(n_chunks)]
+        return self.side_bits(z, exact), [float(bits[flat_map == k].sum()) for k in range(n_chunks)]

@@ -72,18 +72,33 @@ class HyperpriorLatent:
         return y_hat.reshape(means.shape), z_hat
 
     # -- rate -----------------------------------------------------------------
+    def side_bits(self, z: torch.Tensor, exact: bool) -> float:
+        eb = self.net.entropy_bottleneck
+        if not exact:
+            _, z_lik = eb(z, training=False)
+            return float(-torch.log2(z_lik).sum())
+        symbols = torch.round(z - eb._get_medians().reshape(1, -1, 1, 1))
+        indexes = eb._build_indexes(z.size())
+        return float(self.z_coder.bits(symbols.int(), indexes).sum())
+
+    def y_bits(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor, exact: bool) -> torch.Tensor:
+        """Bits of every element of ``y`` given its Gaussian: −log2 likelihood with the table scale the coder
+        uses, or (``exact``) what the coder's quantised tables charge, escapes included."""
+        gc = self.net.gaussian_conditional
+        indexes = gc.build_indexes(scales)
+        if exact:
+            return self.y_coder.bits(torch.round(y - means).int(), indexes).float()
+        used = gc.scale_table[indexes.long()]
+        lik = gc.likelihood_lower_bound(gc._likelihood(torch.round(y - means) + means, used, means))
+        return -torch.log2(lik)
+
     def estimate(self, y: torch.Tensor, cmap: np.ndarray, n_chunks: int,
-                 z: torch.Tensor | None = None) -> tuple[float, list[float]]:
-        """Estimated bits (sum of −log2 likelihoods, with the scales the coder really uses) of the side
-        string and of each chunk."""
+                 z: torch.Tensor | None = None, exact: bool = False) -> tuple[float, list[float]]:
+        """Estimated bits of the side string and of each chunk: the model's −log2 likelihoods (with the scales
+        the coder really uses), or with ``exact`` what the coder's quantised tables charge."""
         z = self.net.h_a(y) if z is None else z
-        _, z_lik = self.net.entropy_bottleneck(z, training=False)
         _, z_hat = self.encode_side(y, z)
         scales, means = self.parameters(z_hat)
-        gc = self.net.gaussian_conditional
-        used = gc.scale_table[gc.build_indexes(scales).long()]
-        y_hat = torch.round(y - means) + means
-        lik = gc.likelihood_lower_bound(gc._likelihood(y_hat, used, means))
-        bits = (-torch.log2(lik))[0].sum(0).flatten()
+        bits = self.y_bits(y, scales, means, exact)[0].sum(0).flatten()
         per = [float(bits[positions(cmap, k)].sum()) for k in range(n_chunks)]
-        return float(-torch.log2(z_lik).sum()), per
+        return self.side_bits(z, exact), per
