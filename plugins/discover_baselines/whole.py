@@ -1,4 +1,8 @@
-"""What every whole-image baseline shares: one side chunk named ``image``, decoded to the full picture."""
+"""What every whole-image baseline shares: one side chunk named ``image``, decoded to the full picture.
+
+There are no content chunks: the regions are not coded apart, so every task's part of the stream is the
+whole stream (the paper's anchors code the whole picture for every task) and no label is listed on a chunk.
+"""
 
 from __future__ import annotations
 

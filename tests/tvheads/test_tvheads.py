@@ -116,3 +116,32 @@ def test_weights_errors_name_the_file(weights, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(WeightsError, match=r"checkpoints/fasterrcnn_resnet50_fpn_coco-258fb6c6\.pth is missing"):
         _head("faster-rcnn-detector", {"weights": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "min_size": 66})
+
+
+# -- the whole task-head contract, on the random-init weights ---------------------------------------------------
+from discover_core.testing import TaskHeadContract  # noqa: E402
+from discover_tvheads import FasterRcnnDetector, MaskRcnnSegmenter, Resnet50Classifier  # noqa: E402
+
+
+class TestFasterRcnnContract(TaskHeadContract):
+    component_class = FasterRcnnDetector
+
+    @pytest.fixture
+    def options_dict(self, weights):
+        return {"weights": str(weights["frcnn"]), **SMALL}
+
+
+class TestMaskRcnnContract(TaskHeadContract):
+    component_class = MaskRcnnSegmenter
+
+    @pytest.fixture
+    def options_dict(self, weights):
+        return {"weights": str(weights["mrcnn"]), **SMALL}
+
+
+class TestResnet50Contract(TaskHeadContract):
+    component_class = Resnet50Classifier
+
+    @pytest.fixture
+    def options_dict(self, weights):
+        return {"weights": str(weights["r50"])}
