@@ -9,7 +9,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import Field
 
-from discover_core.errors import InputError, PayloadError, WeightsError
+from discover_core.errors import PayloadError, WeightsError
 from discover_core.interfaces import PATH_OPTION, Chunk, Context, Decoded, Encoded, Options, Region
 
 from .whole import WholeImage
@@ -117,16 +117,18 @@ class CompressaiZoo(WholeImage):
 
         w, h = size
         shape = self._params.get("shape") if isinstance(self._params, dict) else None
-        want = [-(-h // STRIDE) * STRIDE // STRIDE * 4, -(-w // STRIDE) * STRIDE // STRIDE * 4]
+        strings = unpack(data)
+        # compressai records the shape of the last latent it codes: y (stride 16) for a factorized prior
+        # (one string), z (stride 64) for the hyperprior models (two strings)
+        per = 4 if len(strings) == 1 else 1
+        want = [-(-h // STRIDE) * per, -(-w // STRIDE) * per]
         if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) for v in shape)):
             raise PayloadError("the compressai params have no latent shape", "the stream is damaged")
         if shape != want:
             raise PayloadError(f"latent shape {shape} does not fit a {w}x{h} image (expected {want})",
                                "the stream is damaged or was crafted")
         with torch.no_grad():
-            x = self.net.decompress(unpack(data), shape)["x_hat"]
+            x = self.net.decompress(strings, shape)["x_hat"]
         x = x[0, :, :h, :w].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
         return np.ascontiguousarray(x)
 
-
-__all__ = ["CompressaiZoo", "InputError"]

@@ -53,15 +53,16 @@ def test_a_damaged_payload_is_a_stream_error(name):
         p.decode(bad.to_bytes())
 
 
-def test_compressai_zoo_model_from_a_weights_file(tmp_path):
+@pytest.mark.parametrize("model", ["bmshj2018-factorized", "bmshj2018-hyperprior"])
+def test_compressai_zoo_model_from_a_weights_file(tmp_path, model):
     import torch
     from compressai.zoo import models
 
     torch.manual_seed(0)
-    net = models["bmshj2018-factorized"](quality=1, pretrained=False)
+    net = models[model](quality=1, pretrained=False)
     net.update(force=True)
     torch.save(net.state_dict(), tmp_path / "w.pth")
-    em = {"plugin": "compressai", "options": {"model": "bmshj2018-factorized", "quality": 1, "weights": "w.pth"}}
+    em = {"plugin": "compressai", "options": {"model": model, "quality": 1, "weights": "w.pth"}}
     p = _pipeline(em, tmp_path)
     image = _image(70, 50)
     stream = p.encode(image, regions=[])
