@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -19,19 +18,19 @@ DATA_HELP = ("dataset: demo | folder:DIR | coco:ANNOTATIONS.json[,images=DIR] | 
 
 
 def _summary(store, stats) -> None:
-    from .evaluate.report import headline_metrics
+    from .evaluate.report import _lower_better, headline_metrics
 
     aggs = store.aggregates()
-    table = Table(title="dataset-level results (bpp = total bits / total pixels)")
-    for col in ("cell", "stream", "bpp", "PSNR", "MS-SSIM"):
-        table.add_column(col, overflow="fold")
-    table.add_column("head metrics (over the dataset)", overflow="fold", ratio=2)
+    out.print("[bold]dataset-level results[/bold] (bpp = total bits / total pixels; heads scored once over the "
+              "dataset; PSNR / MS-SSIM averaged over images)")
     for cell in store.cells():
+        out.print(f"[bold]{cell['name']}[/bold]")
         for stream, m in sorted(aggs.get(cell["cell_id"], {}).items()):
-            heads = "\n".join(f"{k.split('/', 1)[1]}: {v:.3f}" for k, v in headline_metrics(m).items())
-            table.add_row(cell["name"], stream, f"{m['bpp']:.4f}", f"{m.get('psnr', float('nan')):.2f}",
-                          f"{m.get('ms_ssim', float('nan')):.4f}", heads)
-    out.print(table)
+            figures = [f"bpp {m['bpp']:.4f}", f"PSNR {m.get('psnr', float('nan')):.2f}",
+                       f"MS-SSIM {m.get('ms_ssim', float('nan')):.4f}"]
+            figures += [f"{k.split('/', 1)[1]} {v:.3f}" for k, v in headline_metrics(m).items()]
+            figures += [f"{k} {v:.4g}" for k, v in m.items() if _lower_better(k)]
+            out.print(f"  {stream:<24} " + "  ".join(figures))
     rate = stats.images / stats.wall_s if stats.wall_s > 0 else float("nan")
     out.print(f"{stats.images} image evaluations in {stats.wall_s:.1f} s ({rate:.2f} images/s, models built "
               f"included); {stats.skipped} already in the store (skipped); analyzer cache: {stats.cache_hits} "
