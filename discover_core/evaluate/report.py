@@ -253,7 +253,9 @@ def write_report(runs: list[Path], out_dir: Path, anchor: str | None = None, met
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bd = bd_tables(curves, anchor, method)
-    plots = [(m, f"plots/rd-{m.replace('/', '_').replace(':', '-')}.png") for m in metrics_of(curves)]
+    import re
+
+    plots = [(m, "plots/rd-" + re.sub(r"[^A-Za-z0-9_.-]", "_", m) + ".png") for m in metrics_of(curves)]
     plots = [(m, p) for m, p in plots if _plot(curves, m, out_dir / p)]
     pictures = _pictures(infos, out_dir)
     results = {"runs": [{k: v for k, v in i.items() if k != "store"} for i in infos],
