@@ -14,8 +14,10 @@ Scores (:meth:`CocoDetector.score`, COCO box AP through faster-coco-eval or pyco
   a dict with such a list under ``"annotations"``). Annotations of categories outside COCO-80 (ids not in
   :data:`.labels.COCO_IDS`, unknown names) are left out: this detector cannot find them.
 
-The ``backend`` option names the network behind the head; ``centernet`` (the default, offline) is the one
-there is so far.
+The ``backend`` option names the network behind the head: ``centernet`` (the default, offline; the MobileNetV3
+CenterNet of ``@vladmandic/human``) or ``faster-rcnn`` (torchvision Faster R-CNN R50-FPN, the paper's detector;
+its code is in ``discover_tvheads.detection``, imported only when that backend is built). Both give the same
+predictions and scores; ``weights`` names each one's files.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ import numpy as np
 from pydantic import Field
 
 from discover_core.errors import InputError
-from discover_core.interfaces import Context, Options, TaskHead
+from discover_core.interfaces import PATH_OPTION, Context, Options, TaskHead
 
-from .backend import DetectorOptions, fingerprint_of, load_for
+from .backend import WEIGHTS_HELP, DetectorOptions, fingerprint_of, load_for
 from .fetch import MODEL_FILES
 
 
 class CocoDetector(TaskHead):
-    """COCO-80 object detection (CenterNet, MobileNetV3): boxes, labels, scores; COCO AP and agreement AP."""
+    """COCO-80 object detection (CenterNet MobileNetV3, or Faster R-CNN R50-FPN): boxes, labels, scores; COCO AP
+    and agreement AP."""
 
     name = "coco-detector"
     task = "detection"
@@ -42,14 +45,22 @@ class CocoDetector(TaskHead):
     model_files = (MODEL_FILES,)
 
     class Options(DetectorOptions):
-        backend: Literal["centernet"] = Field("centernet", description="the detector network: centernet (the "
-                                              "MobileNetV3 CenterNet of @vladmandic/human)")
+        weights: str | None = Field(None, min_length=1, description="centernet: " + WEIGHTS_HELP + "; faster-rcnn: "
+                                    "a state_dict file (relative to the pipeline file), or 'hub' / a torchvision "
+                                    "weights name read from torch's hub checkpoint folder (default: "
+                                    "FasterRCNN_ResNet50_FPN_Weights.COCO_V1)", json_schema_extra=PATH_OPTION)
+        backend: Literal["centernet", "faster-rcnn"] = Field(
+            "centernet", description="the detector network: centernet (the MobileNetV3 CenterNet of "
+            "@vladmandic/human, offline) or faster-rcnn (torchvision Faster R-CNN R50-FPN)")
         score_threshold: float = Field(0.05, ge=0.0, lt=1.0,
                                        description="detections scoring at most this are not predicted")
         iou_threshold: float = Field(0.5, gt=0.0, le=1.0,
-                                     description="non-maximum suppression intersection-over-union")
+                                     description="non-maximum suppression intersection-over-union (centernet)")
         max_detections: int = Field(100, ge=1, le=100, description="at most this many detections per image")
-        class_agnostic_nms: bool = Field(False, description="suppress overlapping boxes across categories too")
+        class_agnostic_nms: bool = Field(False, description="suppress overlapping boxes across categories too "
+                                         "(centernet)")
+        min_size: int = Field(800, ge=32, le=4096, description="faster-rcnn: shorter side the network resizes to")
+        max_size: int = Field(1333, ge=32, le=8192, description="faster-rcnn: longest side limit of that resize")
         reference_threshold: float = Field(0.3, gt=0.0, le=1.0,
                                            description="detections on the original scoring at least this are "
                                                        "the ground truth of the agreement AP")
@@ -68,12 +79,21 @@ class CocoDetector(TaskHead):
     def __init__(self, options: Options | None = None, context: Context | None = None):
         super().__init__(options, context)
         self.check_requirements()
-        self.model = load_for(self)
+        if self.options.backend == "faster-rcnn":
+            from discover_tvheads.detection import faster_rcnn
+
+            self.net = faster_rcnn(self.options, self.context)
+        else:
+            self.model = load_for(self)
+            self.net = self
 
     def weights_fingerprint(self) -> str:
-        return fingerprint_of(self)
+        return fingerprint_of(self) if self.net is self else self.net.fingerprint()
 
     def predict(self, image: np.ndarray) -> dict[str, Any]:
+        return self.net.detect(image) if self.net is not self else self._centernet(image)
+
+    def _centernet(self, image: np.ndarray) -> dict[str, Any]:
         from .labels import COCO_IDS, coco_names
 
         o = self.options

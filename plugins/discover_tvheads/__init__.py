@@ -1,7 +1,7 @@
 """Built-in plugin ``tvheads``: the paper's evaluation networks from torchvision, as task heads.
 
-- ``faster-rcnn-detector``: Faster R-CNN R50-FPN, COCO box AP and agreement AP (the same prediction format
-  and scores as ``coco-detector``, whose backend it could become);
+- the ``faster-rcnn`` backend of ``coco-detector`` (``backend: faster-rcnn``; :func:`.detection.faster_rcnn`,
+  imported only when that backend is built): Faster R-CNN R50-FPN, the same prediction format and scores;
 - ``coco-instance-segmenter``: Mask R-CNN R50-FPN, COCO mask AP and box AP, agreement AP;
 - ``resnet50-classifier``: ResNet-50 ImageNet-1k top-1 / top-5 (``imagenet-classifier`` with ResNet-50).
 
@@ -12,12 +12,12 @@ read from torch's hub checkpoint folder, never downloaded here).
 from discover_core.hookspecs import hookimpl
 
 from .classifier import Resnet50Classifier
-from .detection import FasterRcnnDetector, MaskRcnnSegmenter
+from .detection import MaskRcnnSegmenter
 
-__all__ = ["FasterRcnnDetector", "MaskRcnnSegmenter", "Resnet50Classifier"]
+__all__ = ["MaskRcnnSegmenter", "Resnet50Classifier"]
 
 
 @hookimpl
 def register_task_heads(register):
-    for cls in (FasterRcnnDetector, MaskRcnnSegmenter, Resnet50Classifier):
+    for cls in (MaskRcnnSegmenter, Resnet50Classifier):
         register(cls)

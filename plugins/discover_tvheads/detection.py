@@ -1,4 +1,5 @@
-"""``faster-rcnn-detector`` and ``coco-instance-segmenter``: torchvision Faster / Mask R-CNN R50-FPN heads.
+"""torchvision Faster / Mask R-CNN R50-FPN: the ``faster-rcnn`` backend of ``coco-detector`` and the
+``coco-instance-segmenter`` head.
 
 A prediction is ``coco-detector``'s format: ``{"size": [W, H], "boxes": [[x0, y0, x1, y1]], "scores",
 "category_ids" (official COCO ids), "labels" (COCO names)}``, plus, for the segmenter, ``"masks"`` (COCO RLE
@@ -35,60 +36,52 @@ class _RcnnOptions(Options):
     device: str | None = Field(None, description="torch device; default: the pipeline's device")
 
 
-class FasterRcnnDetector(TaskHead):
-    """COCO-80 detection with torchvision Faster R-CNN R50-FPN; COCO box AP and agreement AP."""
+class RcnnNet:
+    """A torchvision R-CNN R50-FPN (``builder``) on the weights ``options.weights`` names; ``detect`` gives the
+    shared prediction format. The ``faster-rcnn`` backend of ``coco-detector`` and the segmenter's network."""
 
-    name = "faster-rcnn-detector"
-    task = "detection"
-    requires = ("torch", "torchvision", "faster_coco_eval")
-    extra = "eval"
-    builder = "fasterrcnn_resnet50_fpn"
-    default_weights = "FasterRCNN_ResNet50_FPN_Weights.COCO_V1"
-    Options = _RcnnOptions
-
-    def __init__(self, options: Options | None = None, context: Context | None = None):
-        super().__init__(options, context)
-        self.check_requirements()
+    def __init__(self, builder: str, default_weights: str, options: Any, context: Context):
         import torch
         import torchvision.models.detection as tvd
 
-        o = self.options
-        self.path = weights_file(o.weights, self.default_weights, self.context)
-        model = getattr(tvd, self.builder)(weights=None, weights_backbone=None, num_classes=91,
-                                           box_score_thresh=o.score_threshold, box_detections_per_img=o.max_detections,
-                                           min_size=o.min_size, max_size=o.max_size)
+        o = options
+        self.context = context
+        self.path = weights_file(o.weights or "hub", default_weights, context)
+        model = getattr(tvd, builder)(weights=None, weights_backbone=None, num_classes=91,
+                                      box_score_thresh=o.score_threshold, box_detections_per_img=o.max_detections,
+                                      min_size=o.min_size, max_size=o.max_size)
         try:
             model.load_state_dict(load_state(self.path))
         except RuntimeError as exc:
-            raise WeightsError(f"{self.path} does not fit torchvision {self.builder}: {str(exc).splitlines()[0]}",
-                               f"give the weights of {self.builder} (91 COCO classes)") from None
-        self.device = torch.device(o.device or self.context.device)
+            raise WeightsError(f"{self.path} does not fit torchvision {builder}: {str(exc).splitlines()[0]}",
+                               f"give the weights of {builder} (91 COCO classes)") from None
+        self.device = torch.device(o.device or context.device)
         self.model = model.eval().to(self.device)
 
-    def weights_fingerprint(self) -> str:
+    def fingerprint(self) -> str:
         from discover_core.weights import fingerprint
 
         return fingerprint(self.path, context=self.context)
 
-    def _run(self, image: np.ndarray) -> dict:
+    def run(self, image: np.ndarray) -> dict:
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(self.device)
         with torch.no_grad():
             return self.model([x])[0]
 
-    def _keep(self, out: dict) -> tuple[list[int], list[int]]:
+    def keep(self, out: dict) -> tuple[list[int], list[int]]:
         from discover_centernet.labels import COCO_IDS
 
         ids = set(COCO_IDS)
         labels = [int(v) for v in out["labels"].cpu()]
         return [i for i, c in enumerate(labels) if c in ids], labels
 
-    def predict(self, image: np.ndarray) -> dict[str, Any]:
+    def detect(self, image: np.ndarray, out: dict | None = None) -> dict[str, Any]:
         from discover_centernet.labels import names_of
 
-        out = self._run(image)
-        keep, labels = self._keep(out)
+        out = self.run(image) if out is None else out
+        keep, labels = self.keep(out)
         boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
         cats = [labels[i] for i in keep]
         return {"size": [int(image.shape[1]), int(image.shape[0])],
@@ -96,28 +89,35 @@ class FasterRcnnDetector(TaskHead):
                 "scores": [round(float(scores[i]), 6) for i in keep], "category_ids": cats,
                 "labels": names_of(cats)}
 
-    def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
-              targets: Sequence[Any] | None = None) -> dict[str, float]:
-        from discover_centernet.coco_eval import coco_ap
 
-        preds = [detections(p, i, "prediction") for i, p in enumerate(predictions)]
-        sizes = [size_of(p) for p in predictions]
-        for what, given in (("references", references), ("targets", targets)):
-            if given is not None and len(given) != len(preds):
-                raise InputError(f"{len(preds)} predictions but {len(given)} {what}")
-        out: dict[str, float] = {}
-        if not preds:
-            return out
-        if references is not None:
-            thr = self.options.reference_threshold
-            truth = [[d for d in detections(r, i, "reference") if d["score"] >= thr] for i, r in enumerate(references)]
-            out.update(_prefixed("agreement", coco_ap(truth, preds, sizes), preds, thr))
-        if targets is not None:
-            truth = [coco_targets(t, i) for i, t in enumerate(targets)]
-            ap = coco_ap(truth, preds, sizes)
-            if ap is not None:
-                out.update(ap=ap["ap"], ap50=ap["ap50"], ap75=ap["ap75"])
+def faster_rcnn(options: Any, context: Context) -> RcnnNet:
+    """The ``faster-rcnn`` backend of ``coco-detector`` (``weights`` None: torchvision's COCO_V1 from the hub folder)."""
+    return RcnnNet("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", options, context)
+
+
+def box_scores(predictions: Sequence[Any], references: Sequence[Any] | None, targets: Sequence[Any] | None,
+               reference_threshold: float) -> dict[str, float]:
+    """Box ``agreement*`` (against the confident detections on the originals) and ``ap*`` (against targets)."""
+    from discover_centernet.coco_eval import coco_ap
+
+    preds = [detections(p, i, "prediction") for i, p in enumerate(predictions)]
+    sizes = [size_of(p) for p in predictions]
+    for what, given in (("references", references), ("targets", targets)):
+        if given is not None and len(given) != len(preds):
+            raise InputError(f"{len(preds)} predictions but {len(given)} {what}")
+    out: dict[str, float] = {}
+    if not preds:
         return out
+    if references is not None:
+        thr = reference_threshold
+        truth = [[d for d in detections(r, i, "reference") if d["score"] >= thr] for i, r in enumerate(references)]
+        out.update(_prefixed("agreement", coco_ap(truth, preds, sizes), preds, thr))
+    if targets is not None:
+        truth = [coco_targets(t, i) for i, t in enumerate(targets)]
+        ap = coco_ap(truth, preds, sizes)
+        if ap is not None:
+            out.update(ap=ap["ap"], ap50=ap["ap50"], ap75=ap["ap75"])
+    return out
 
 
 def _prefixed(prefix: str, ap: dict | None, preds: list, thr: float) -> dict[str, float]:
@@ -127,37 +127,39 @@ def _prefixed(prefix: str, ap: dict | None, preds: list, thr: float) -> dict[str
     return {prefix: ap["ap"], f"{prefix}_ap50": ap["ap50"], f"{prefix}_ap75": ap["ap75"]}
 
 
-class MaskRcnnSegmenter(FasterRcnnDetector):
+class MaskRcnnSegmenter(TaskHead):
     """COCO-80 instance segmentation with torchvision Mask R-CNN R50-FPN; mask AP, box AP, agreement."""
 
     name = "coco-instance-segmenter"
     task = "segmentation"
-    builder = "maskrcnn_resnet50_fpn"
-    default_weights = "MaskRCNN_ResNet50_FPN_Weights.COCO_V1"
+    requires = ("torch", "torchvision", "faster_coco_eval")
+    extra = "eval"
 
     class Options(_RcnnOptions):
         mask_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="mask probability that counts as inside")
 
-    def predict(self, image: np.ndarray) -> dict[str, Any]:
-        from discover_centernet.labels import names_of
+    def __init__(self, options: Options | None = None, context: Context | None = None):
+        super().__init__(options, context)
+        self.check_requirements()
+        self.net = RcnnNet("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", self.options, self.context)
 
+    def weights_fingerprint(self) -> str:
+        return self.net.fingerprint()
+
+    def predict(self, image: np.ndarray) -> dict[str, Any]:
         from .coco_masks import encode_mask
 
-        out = self._run(image)
-        keep, labels = self._keep(out)
-        boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
+        out = self.net.run(image)
+        pred = self.net.detect(image, out)
+        keep, _ = self.net.keep(out)
         masks = (out["masks"][:, 0] >= self.options.mask_threshold).cpu().numpy()
-        cats = [labels[i] for i in keep]
-        return {"size": [int(image.shape[1]), int(image.shape[0])],
-                "boxes": [[round(float(v), 3) for v in boxes[i]] for i in keep],
-                "scores": [round(float(scores[i]), 6) for i in keep], "category_ids": cats,
-                "labels": names_of(cats), "masks": [encode_mask(masks[i]) for i in keep]}
+        return {**pred, "masks": [encode_mask(masks[i]) for i in keep]}
 
     def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
               targets: Sequence[Any] | None = None) -> dict[str, float]:
         from .coco_masks import mask_ap
 
-        out = super().score(predictions, references, targets)
+        out = box_scores(predictions, references, targets, self.options.reference_threshold)
         if not predictions:
             return out
         preds = [segments(p, i, "prediction") for i, p in enumerate(predictions)]

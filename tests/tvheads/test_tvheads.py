@@ -35,6 +35,7 @@ def _head(plugin, options):
 
 
 SMALL = {"min_size": 64, "max_size": 96, "score_threshold": 0.0}
+FRCNN = {"backend": "faster-rcnn"}  # coco-detector on torchvision Faster R-CNN R50-FPN
 
 
 def _pred(boxes, scores, cats, size=(100, 100), masks=None):
@@ -45,7 +46,7 @@ def _pred(boxes, scores, cats, size=(100, 100), masks=None):
 
 
 def test_faster_rcnn_loads_a_state_dict_by_path_and_predicts_the_shared_format(weights):
-    head = _head("faster-rcnn-detector", {"weights": str(weights["frcnn"]), **SMALL})
+    head = _head("coco-detector", {**FRCNN, "weights": str(weights["frcnn"]), **SMALL})
     image = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
     pred = head.predict(image)
     assert pred["size"] == [80, 60] and len(pred["boxes"]) == len(pred["scores"]) == len(pred["category_ids"])
@@ -55,7 +56,7 @@ def test_faster_rcnn_loads_a_state_dict_by_path_and_predicts_the_shared_format(w
 
 
 def test_box_ap_on_hand_made_predictions(weights):
-    head = _head("faster-rcnn-detector", {"weights": str(weights["frcnn"]), **SMALL})
+    head = _head("coco-detector", {**FRCNN, "weights": str(weights["frcnn"]), **SMALL})
     gt = [{"bbox": [10, 10, 30, 30], "category_id": "cat"}, {"bbox": [50, 50, 40, 40], "category_id": 17}]
     perfect = _pred([[10, 10, 40, 40], [50, 50, 90, 90]], [0.9, 0.8], [17, 17])
     assert head.score([perfect], targets=[gt])["ap"] == pytest.approx(1.0)
@@ -68,7 +69,7 @@ def test_box_ap_on_hand_made_predictions(weights):
 
 
 def test_dataset_level_ap_is_not_a_mean_of_per_image_aps(weights):
-    head = _head("faster-rcnn-detector", {"weights": str(weights["frcnn"]), **SMALL})
+    head = _head("coco-detector", {**FRCNN, "weights": str(weights["frcnn"]), **SMALL})
     gts = [[{"bbox": [10, 10, 30, 30], "category_id": 17}], [{"bbox": [10, 10, 30, 30], "category_id": 17}]]
     good = _pred([[10, 10, 40, 40]], [0.5], [17])
     wrong = _pred([[60, 60, 90, 90]], [0.9], [17])
@@ -108,27 +109,32 @@ def test_resnet50_classifier_from_a_path(weights):
 
 def test_weights_errors_name_the_file(weights, tmp_path, monkeypatch):
     with pytest.raises(WeightsError, match="nope.pt"):
-        _head("faster-rcnn-detector", {"weights": str(tmp_path / "nope.pt")})
+        _head("coco-detector", {**FRCNN, "weights": str(tmp_path / "nope.pt")})
     with pytest.raises(WeightsError, match="does not fit"):
-        _head("faster-rcnn-detector", {"weights": str(weights["r50"]), "min_size": 65})
+        _head("coco-detector", {**FRCNN, "weights": str(weights["r50"]), "min_size": 65})
     import torch
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(WeightsError, match=r"checkpoints/fasterrcnn_resnet50_fpn_coco-258fb6c6\.pth is missing"):
-        _head("faster-rcnn-detector", {"weights": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "min_size": 66})
+        _head("coco-detector", {**FRCNN, "weights": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "min_size": 66})
+    with pytest.raises(WeightsError, match=r"checkpoints/fasterrcnn_resnet50_fpn_coco-258fb6c6\.pth is missing"):
+        _head("coco-detector", {**FRCNN, "min_size": 67})  # no weights on this backend: torchvision's COCO_V1
 
 
 # -- the whole task-head contract, on the random-init weights ---------------------------------------------------
-from discover_core.testing import TaskHeadContract  # noqa: E402
-from discover_tvheads import FasterRcnnDetector, MaskRcnnSegmenter, Resnet50Classifier  # noqa: E402
+from discover_core.testing import TaskHeadContract, TaskHeadOptionsContract  # noqa: E402
+from discover_centernet import CocoDetector  # noqa: E402
+from discover_tvheads import MaskRcnnSegmenter, Resnet50Classifier  # noqa: E402
 
 
-class TestFasterRcnnContract(TaskHeadContract):
-    component_class = FasterRcnnDetector
+class TestCocoDetectorFasterRcnn(TaskHeadOptionsContract):
+    """coco-detector's behaviour suite on the faster-rcnn backend (its class checks run in tests/centernet)."""
+
+    component_class = CocoDetector
 
     @pytest.fixture
     def options_dict(self, weights):
-        return {"weights": str(weights["frcnn"]), **SMALL}
+        return {**FRCNN, "weights": str(weights["frcnn"]), **SMALL}
 
 
 class TestMaskRcnnContract(TaskHeadContract):
