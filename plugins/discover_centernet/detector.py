@@ -35,8 +35,7 @@ from .fetch import MODEL_FILES
 
 
 class CocoDetector(TaskHead):
-    """COCO-80 object detection (CenterNet MobileNetV3, or Faster R-CNN R50-FPN): boxes, labels, scores; COCO AP
-    and agreement AP."""
+    """COCO-80 detection (CenterNet, or Faster R-CNN R50-FPN): boxes, labels, scores; COCO AP and agreement AP."""
 
     name = "coco-detector"
     task = "detection"

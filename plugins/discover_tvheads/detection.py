@@ -91,7 +91,7 @@ class RcnnNet:
 
 
 def faster_rcnn(options: Any, context: Context) -> RcnnNet:
-    """The ``faster-rcnn`` backend of ``coco-detector`` (``weights`` None: torchvision's COCO_V1 from the hub folder)."""
+    """The ``faster-rcnn`` backend of ``coco-detector`` (no ``weights``: torchvision's COCO_V1, hub folder)."""
     return RcnnNet("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", options, context)
 
 
