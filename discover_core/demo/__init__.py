@@ -1,7 +1,9 @@
 """``discover demo``: the built-in pipelines (classification, detection) on real photos from installed packages.
 
-For every pipeline, photo and quality point it encodes the full stream, cuts out the task's part, decodes
-both, and compares them with whole-image AVIF and JPEG at the same bpp: bytes per chunk, bpp, PSNR / SSIM
+For every pipeline its quality points are the cells of an evaluate run (:func:`discover_core.evaluate.run_cells`
+over the ``demo`` dataset; the results store in ``<folder>/evaluate/``, shown by :mod:`..evaluate.report` in
+``report/``): for every photo the full stream and the task's part, decoded. The demo compares them with
+whole-image AVIF and JPEG at the same bpp: bytes per chunk, bpp, PSNR / SSIM
 inside and outside the task regions, MS-SSIM, and how well each task head still agrees with its answer on
 the original (classification: same top-1; detection: COCO AP over the whole set of photos, against the
 detections on the originals and against the photos' annotations). It writes streams, pictures, tables
@@ -10,8 +12,8 @@ detections on the originals and against the photos' annotations). It writes stre
 One thing per module: :mod:`.photos` (the demo photos and their annotations), :mod:`.baselines`
 (whole-image stills at a matched size or quality), :mod:`.sets` (heads scored over the whole set),
 :mod:`.stats` (rows, means, rate at equal agreement, BD-rate), :mod:`.tables` (Markdown and terminal
-tables), :mod:`.pictures` (regions drawn, side-by-side panels), :mod:`.loop` (one pipeline over the
-photos), :mod:`.report` (results.json, summary.md, the plots), :mod:`.page` (the HTML page) and
+tables), :mod:`.pictures` (regions drawn, side-by-side panels), :mod:`.loop` (one pipeline: the evaluate run and
+the baselines), :mod:`.report` (results.json, summary.md, the plots), :mod:`.page` (the HTML page) and
 :mod:`.run` (which pipelines run).
 """
 

@@ -1,4 +1,4 @@
-"""One pipeline of the demo: ground, encode at each quality point, extract the task's part, decode, measure."""
+"""One pipeline of the demo: its quality points as an evaluate run over the ``demo`` dataset, plus the baselines."""
 
 from __future__ import annotations
 
@@ -97,13 +97,60 @@ class _Heads:
         return agree, correct
 
 
+def demo_dataset(photos: list[Photo]):
+    """The ``demo`` dataset of :mod:`..evaluate.datasets`, restricted to ``photos`` (in their order)."""
+    import hashlib
+
+    from ..evaluate.datasets import Dataset, open_dataset
+
+    full = open_dataset("demo")
+    by_name = {i.name: i for i in full.items}
+    names = [p.name for p in photos]
+    if names == [i.name for i in full.items]:
+        return full
+    h = hashlib.sha256(full.fingerprint.encode() + "\0".join(names).encode())
+    return Dataset(f"demo ({', '.join(names)})", full.kind, [by_name[n] for n in names], "sha256:" + h.hexdigest(),
+                   full.categories)
+
+
+class _Outputs:
+    """``on_stream`` of the runner: the demo's streams and pictures under its own names; the middle point's
+    reconstructions for the side-by-side panels."""
+
+    def __init__(self, run_dir: Path, task: str, quality_of: dict[str, int], middle: int):
+        self.run_dir, self.task, self.quality_of, self.middle = run_dir, task, quality_of, middle
+        self.panels: dict[str, list] = {}
+
+    def __call__(self, cell, item, stream: str, data: bytes, recon: np.ndarray) -> None:
+        q = self.quality_of[cell.name]
+        stem = Path(item.name).stem
+        method = "full" if stream == "full" else "task-only"
+        suffix = "" if stream == "full" else f"-{self.task}"
+        atomic_write_bytes(self.run_dir / "streams" / f"{stem}-q{q}{suffix}.dscv", data)
+        atomic_save_image(self.run_dir / "pictures" / f"{stem}-q{q}-{method}.png", recon)
+        if q == self.middle:
+            h, w = recon.shape[:2]
+            self.panels.setdefault(item.name, []).append(
+                (method, f"{method} q{q} {bpp(len(data), w, h):.3f} bpp", Image.fromarray(recon)))
+
+
 def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo], qualities, out_dir: Path,
                  bar=None) -> Run:
     """Every photo at every quality point through ``pipeline``; streams and pictures go to ``out_dir/folder``.
 
+    The quality points are cells of :func:`..evaluate.run_cells` over the ``demo`` dataset (results store in
+    ``<folder>/evaluate/``, so ``discover report`` reads it too); the demo adds the whole-image AVIF / JPEG
+    baselines at the task-only stream's bpp and at its PSNR inside the regions.
+
     ``qualities``: the entropy model's region / rest quality points (default :data:`DEFAULT_QUALITIES`); a
     pipeline whose entropy model has no such option runs once at its own settings (quality 0).
     """
+    import shutil
+    from contextlib import nullcontext
+
+    from ..evaluate.runner import Cell, Options, analyzer_key, head_key, head_paths, image_hash, run_cells
+    from ..evaluate.store import Store
+
     knobs = quality_knobs(pipeline, qualities)
     qualities = tuple(qualities or DEFAULT_QUALITIES) if knobs else (0,)
     run_dir = out_dir / folder if folder else out_dir
@@ -118,23 +165,49 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
         for head in heads:
             head.predict(photos[0].image)
     warmup_s = time.perf_counter() - t0
-    sets = SetScores(heads, photos)
-    rows: list[Row] = []
-    per_photo: dict[str, dict[str, Any]] = {}
     for sub in ("streams", "pictures"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    job = bar.add_task(name, total=len(photos) * len(qualities)) if bar else None
-    for index, photo in enumerate(photos):
+    cells = [Cell(f"q{q}", pipeline.variant(entropy_model={k: q for k in knobs}) if knobs else pipeline,
+                  overrides={f"entropy_model.options.{k}": q for k in knobs}, position=i)
+             for i, q in enumerate(qualities)]
+    quality_of = {c.name: q for c, q in zip(cells, qualities)}
+    outputs = _Outputs(run_dir, task, quality_of, qualities[len(qualities) // 2])
+    dataset = demo_dataset(photos)
+    shutil.rmtree(run_dir / "evaluate", ignore_errors=True)  # a demo run starts afresh
+    store = Store(run_dir / "evaluate")
+    store.set_meta("kind", "demo")
+    store.set_meta("ablation", {"name": name, "rate": None, "anchor": None})
+    try:
+        run_cells(cells, dataset, store, Options(save_pictures=0, on_stream=outputs),
+                  progress=(lambda: nullcontext(bar)) if bar else None)
+        rows_of = {(r["cell_id"], r["image_id"], r["stream"]): r for r in store.rows()}
+        aggregates = store.aggregates()
+        ids = [c.cell_id(dataset) for c in cells]
+        regions_of = {item.id: store.cached_regions(analyzer_key(cells[0], image_hash(photo.image)))
+                      for photo, item in zip(photos, dataset.items)}
+    finally:
+        store.close()
+    names = {head_key(pipeline, path): head for (path, _, _), head in zip(head_paths(pipeline), heads)}
+    sets = SetScores(heads, photos)
+    over_set: dict = {}
+    for q, cid in zip(qualities, ids):
+        for method, stream in (("task-only", f"task:{task}"), ("full", "full")):
+            agg = aggregates.get(cid, {}).get(stream, {})
+            over_set[(q, method)] = {
+                head.name: {"photos": agg.get("images", 0),
+                            **{k[len(key) + 1:]: v for k, v in agg.items() if k.startswith(f"{key}/")}}
+                for key, head in names.items() if scored_over_set(head)}
+    rows: list[Row] = []
+    per_photo: dict[str, dict[str, Any]] = {}
+    for index, (photo, item) in enumerate(zip(photos, dataset.items)):
         stem = Path(photo.name).stem
-        meta = ImageMeta(name=photo.name)
         image = photo.image
         h, w = image.shape[:2]
-        t0 = time.perf_counter()
-        regions = pipeline.ground(image, meta)
-        ground_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        refs = [head.predict(image) for head in heads]
-        predict_s = time.perf_counter() - t0
+        cached = regions_of[item.id]
+        regions = [Region(tuple(r["box"]), r["label"], r["score"]) for r in cached[0]]
+        ground_s = cached[2]
+        first = rows_of[(ids[0], item.id, "full")]["heads"]
+        refs = [first[key]["reference"] for key in names]
         for head, ref in zip(heads, refs):
             if scored_over_set(head):
                 sets.reference(head, index, ref)
@@ -142,41 +215,28 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
         boxes = [r.box for r in regions]
         mask = region_mask(w, h, boxes)
         per_photo[photo.name] = {
-            "size": [w, h], "ground_s": ground_s, "predict_s": predict_s, "subject": photo.subject,
+            "size": [w, h], "ground_s": ground_s, "subject": photo.subject,
             "regions": [{"box": list(r.box), "label": r.label, "score": r.score} for r in regions],
             "subject_found": _overlaps_subject(regions, photo.subject_boxes),
             "reference_top1": {hd.name: (ref.get("labels") or [None])[0] if isinstance(ref, dict) else None
                                for hd, ref in zip(heads, refs)},
         }
         panels = [("original + regions", draw_regions(image, regions, photo.subject_boxes))]
-        for q in qualities:
-            var = pipeline.variant(entropy_model={k: q for k in knobs}) if knobs else pipeline
-            t0 = time.perf_counter()
-            full = var.encode(image, meta, regions=regions)
-            encode_s = time.perf_counter() - t0 + ground_s
-            full_bytes = full.to_bytes()
-            part = full.extract(task=task)  # side chunks only where the task found nothing
-            part_bytes = part.to_bytes()
-            atomic_write_bytes(run_dir / "streams" / f"{stem}-q{q}.dscv", full_bytes)
-            atomic_write_bytes(run_dir / "streams" / f"{stem}-q{q}-{task}.dscv", part_bytes)
-            chunks = {c.name: len(c.payload) for c in full.chunks}
-            chunks["(container)"] = full.header_bytes()
-            middle = q == qualities[len(qualities) // 2]
-            for method, stream, data in (("task-only", part, part_bytes), ("full", full, full_bytes)):
-                t0 = time.perf_counter()
-                recon = var.decode(stream)
-                decode_s = time.perf_counter() - t0
-                agree, correct = evaluate(recon, q, method)
-                rows.append(Row(photo.name, q, method, len(data), bpp(len(data), w, h),
-                                quality_report(image, recon, boxes), agree, correct,
-                                chunks if method == "full" else {c.name: len(c.payload) for c in stream.chunks},
-                                encode_s if method == "full" else None, decode_s))
-                atomic_save_image(run_dir / "pictures" / f"{stem}-q{q}-{method}.png", recon)
-                if middle:
-                    panels.append((f"{method} q{q} {bpp(len(data), w, h):.3f} bpp", Image.fromarray(recon)))
+        panels += [(title, picture) for _, title, picture in sorted(outputs.panels.get(photo.name, []),
+                                                                     key=lambda p: p[0] != "task-only")]
+        for q, cid in zip(qualities, ids):
+            part = rows_of[(cid, item.id, f"task:{task}")]
+            for method, r in (("task-only", part), ("full", rows_of[(cid, item.id, "full")])):
+                agree, correct = _row_heads(r, names)
+                metrics = {k: v for k, v in r["quality"].items() if k != "regions"}
+                rows.append(Row(photo.name, q, method, r["bytes"], r["bpp"], metrics, agree, correct,
+                                {k: v for k, v in r["chunks"].items() if k != "(container)" or method == "full"},
+                                r["timings"]["encode_s"] + ground_s if method == "full" else None,
+                                r["timings"]["decode_s"]))
             task_psnr_in = rows[-2].metrics["psnr_in"]
+            middle = q == outputs.middle
             for codec in ("avif", "jpeg"):
-                cq, data = closest_bpp(image, codec, len(part_bytes))
+                cq, data = closest_bpp(image, codec, part["bytes"])
                 recon = decode_still(data, codec, (w, h))
                 method = f"{codec} (same bpp)"
                 agree, correct = evaluate(recon, q, method)
@@ -192,12 +252,27 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
                 agree, correct = evaluate(recon, q, method)
                 rows.append(Row(photo.name, q, method, len(data), bpp(len(data), w, h),
                                 quality_report(image, recon, boxes), agree, correct, {"avif": len(data)}))
-            if bar:
-                bar.advance(job)
         atomic_save_image(run_dir / "pictures" / f"{stem}-side-by-side.png", side_by_side(panels))
-    over_set = sets.score()
+    over_set.update(sets.score())
     summary = summarise(rows, per_photo, qualities, over_set)
     levels = {h.name: DETECTION_LEVELS if scored_over_set(h) else AGREEMENT_LEVELS for h in heads}
     return Run(name, folder, pipeline.config.model_dump(mode="json"), pipeline.config.name or "", task, qualities,
                build_s, warmup_s, per_photo, rows, summary, comparisons(summary, levels),
                [h.name for h in sets.heads], sets.original())
+
+
+def _row_heads(row: dict, names: dict[str, TaskHead]) -> tuple[dict, dict]:
+    """A runner row's per-head figures as the demo's: agreement (a set-scored head's own AP, else same top-1)
+    and top-1 correctness (None without an ImageNet class)."""
+    agree, correct = {}, {}
+    for key, head in names.items():
+        entry = row["heads"].get(key)
+        if entry is None:
+            continue
+        m = entry["metrics"]
+        if scored_over_set(head):
+            agree[head.name], correct[head.name] = float(m.get("agreement", float("nan"))), None
+        else:
+            agree[head.name] = bool(m.get("agreement", float("nan")) == 1.0)
+            correct[head.name] = bool(m["top1"] == 1.0) if "top1" in m else None
+    return agree, correct

@@ -92,4 +92,6 @@ def page(runs: list[Run]) -> str:
 padding:3px 6px;font-size:13px}}img{{max-width:100%}}</style></head><body>
 <h1>discover demo</h1><p>Pipelines: {nav}.</p>
 {''.join(section(r) for r in runs)}
-<p>All figures: <a href="results.json">results.json</a>, <a href="summary.md">summary.md</a>.</p></body></html>"""
+<p>All figures: <a href="results.json">results.json</a>, <a href="summary.md">summary.md</a>; the quality
+points as <code>discover report</code> shows them (results stores in <code>evaluate/</code>):
+<a href="report/index.html">report/index.html</a>.</p></body></html>"""

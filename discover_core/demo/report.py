@@ -75,4 +75,9 @@ def write_reports(out_dir: Path, runs: list[Run]) -> None:
     atomic_write_bytes(out_dir / "summary.md", "\n".join(run_markdown(run) for run in runs).encode())
     for run in runs:
         plot(run.summary, run_dir(out_dir, run) / "rate-agreement.png", run.set_heads, run.name)
+    from ..evaluate.report import write_report
+
+    # The quality points' results store of every pipeline, as ``discover report`` shows them (RD curves, BD
+    # tables); the demo's own page adds the whole-image baselines and the rate at equal agreement.
+    write_report([run_dir(out_dir, run) / "evaluate" for run in runs], out_dir / "report")
     atomic_write_bytes(out_dir / "index.html", page(runs).encode())

@@ -1,8 +1,8 @@
 """Task heads whose figures only mean something over the whole set of photos (detection: COCO AP).
 
 COCO AP ranks the detections of every image together, so the mean of per-image APs is not the AP of the
-set. For such heads the demo keeps each picture's prediction and scores them once per quality point and
-method: ``head.score(predictions, references=<predictions on the originals>, targets=<annotations>)``,
+set. The evaluate run scores the task-only and full streams so (its aggregates); for the whole-image
+baselines the demo keeps each picture's prediction and scores them once per quality point and method: ``head.score(predictions, references=<predictions on the originals>, targets=<annotations>)``,
 the photos in the same order in all three.
 """
 

@@ -99,6 +99,9 @@ class Options:
     """FID / KID feature extractor: inception, or a named proxy (proxy:mobilenet_v2), labelled as such."""
     weights_dir: Path | None = None
     """Where the perception weights files are (besides the cache folder and torch's hub folder)."""
+    on_stream: Callable[..., None] | None = None
+    """Called as ``on_stream(cell, item, stream_name, data, recon)`` for every stream of every image (the demo
+    keeps its streams and pictures under its own names)."""
 
 
 @dataclass
@@ -234,6 +237,8 @@ def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Opt
         rows.append({"image_id": item.id, "image": item.name, "stream": sname, "width": w, "height": h,
                      "bytes": len(data), "bpp": bpp(len(data), w, h), "chunks": chunks, "quality": quality,
                      "heads": head_out, "timings": {**timings, "decode_s": decode_s}})
+        if opts.on_stream is not None:
+            opts.on_stream(cell, item, sname, data, recon)
         if save and opts.pictures_dir is not None:
             _save_pictures(opts.pictures_dir, cell_id, item, image, regions, sname, recon)
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,23 @@ def test_demo_writes_everything(demo_dir):
         assert f"'{src}'" in page or f'"{src}"' in page
         assert (demo_dir / src).exists()
     assert not list(demo_dir.rglob("*.tmp")), "outputs are written atomically"
+    # The quality points are an evaluate run per pipeline (its results store), shown by `discover report` too.
+    assert "'report/index.html'" in page or '"report/index.html"' in page
+    report = (demo_dir / "report" / "index.html").read_text()
+    assert "classification" in report and "detection" in report
+    for src in re.findall(r"src='(plots/[^']+)'", report):
+        assert (demo_dir / "report" / src).stat().st_size > 0, src
+    from discover_core.evaluate import Store
+
+    for folder in ("", "detection"):
+        store = Store.open_existing(demo_dir / folder / "evaluate")
+        rows = {r["stream"]: r for r in store.rows()}
+        store.close()
+        task = "detection" if folder else "classification"
+        assert set(rows) == {"full", f"task:{task}"}, "one cell (q50), one photo: the full stream and the task's part"
+        assert rows["full"]["bytes"] == (demo_dir / folder / "streams" / "coffee-q50.dscv").stat().st_size
+        assert rows[f"task:{task}"]["bytes"] == (demo_dir / folder / "streams" /
+                                                 f"coffee-q50-{task}.dscv").stat().st_size
 
 
 def _by_method(run: dict, photo: str) -> dict:
