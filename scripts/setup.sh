@@ -35,6 +35,11 @@ else
   # Cheap: re-point the editable install at this checkout (CI runs from a fresh clone).
   python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
 fi
+# Headless Chromium for the report page's test (Debian's package; only where we may install system packages).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "warning: chromium could not be installed; the report page's browser test needs it" >&2
+fi
 # CenterNet detector files (npm package @vladmandic/human through `npm pack`, sha256-checked; only checked when
 # present). Without npm the detection components and their tests fail with the manual steps.
 discover models fetch centernet >/dev/null \
