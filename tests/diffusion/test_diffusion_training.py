@@ -95,3 +95,39 @@ def test_term_for_the_codec_trainer(tiny_base, context):
     assert value.ndim == 0 and value.item() > 0
     value.backward()
     assert any(p.grad is not None for p in term.parameters())
+
+
+def test_discover_train_trains_codec_and_controlnet_together(tmp_path):
+    """Stage I with the sd-latent target: ‖z_c − ẑ_c‖² + λ_diff · diffusion loss; only the ControlNet of the SD
+    base is trained (and saved beside the codec's checkpoint, loadable as the composer's `controlnet`)."""
+    pytest.importorskip("compressai", reason="the learned codec needs the extra 'learned'")
+    import numpy as np
+    from PIL import Image
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from discover_core.interfaces import Context
+    from discover_core.testing import samples
+    from discover_diffusion.tiny import save_tiny_base
+    from discover_learned.component import Hyperprior
+    from discover_learned.training.trainer import Trainer
+
+    base = save_tiny_base(tmp_path / "base")
+    d = tmp_path / "img"
+    d.mkdir()
+    Image.fromarray(samples.sample_image(128, 128)).save(d / "a.png")
+    config = {"output": str(tmp_path / "run"), "steps": 12, "batch_size": 2, "lr": 1e-3, "save_every": 6,
+              "distortion": [{"kind": "sd-latent-mse", "weight": 1.0, "options": {"vae": str(base / "vae")}},
+                             {"kind": "diffusion", "weight": 2.0,
+                              "options": {"base": str(base), "condition_channels": 8}}],
+              "data": {"folder": str(d), "crop": 64}}
+    options = Hyperprior.Options(checkpoint=None, target="sd-latent", channels=16, latent_channels=16,
+                                 global_channels=8)
+    seen = []
+    (path,) = Trainer(Hyperprior, options, config, Context()).run(lambda s, t, m: seen.append(m["distortion"]))
+    assert len(seen) == 12 and all(np.isfinite(seen))
+    saved = ControlNetModel.from_pretrained(tmp_path / "run" / "controlnet-quality-1")
+    fresh = ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(base, subfolder="unet"),
+                                      conditioning_channels=4, conditioning_embedding_out_channels=(8,))
+    moved = [not torch.equal(a, b) for a, b in zip(saved.state_dict().values(), fresh.state_dict().values())]
+    assert any(moved), "the ControlNet was not trained"
+    assert path.name == "quality-1.safetensors" and (tmp_path / "run" / "train-state-quality-1.pt").is_file()

@@ -43,6 +43,21 @@ def sd_latent_mse(options: dict[str, Any], context, device):
     return term
 
 
+@register_term("diffusion")
+def diffusion(options: dict[str, Any], context, device):
+    """λ_diff ‖ε − ε_θ(z_t, t, C(ẑ_c))‖²: the ``controlnet`` composer's loss on the decoded SD latent ẑ_c (the
+    sd-latent target); the SD base stays frozen, its ControlNet is trained with the codec and saved beside
+    each checkpoint (``controlnet-quality-N/``). Options: ``base``, ``controlnet``, ``condition_channels``."""
+    try:
+        from discover_diffusion.training import diffusion_term
+    except ImportError as exc:
+        from discover_core.errors import ExtraMissingError
+
+        raise ExtraMissingError(f"the 'diffusion' training term needs the controlnet composer ({exc})",
+                                "pip install 'discover-codec[diffusion]'") from None
+    return diffusion_term(options, context, str(device))
+
+
 def bits(likelihoods: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
     """Σ −log2 likelihood, over the kept positions only when ``keep`` ((B, 1, h, w)) is given."""
     b = -torch.log2(likelihoods)

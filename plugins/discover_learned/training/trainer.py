@@ -122,6 +122,8 @@ class Trainer:
             for part in (net.g_a, net.h_a, net.h_s, net.entropy_bottleneck):
                 part.requires_grad_(False)
         main = [p for name, p in net.named_parameters() if p.requires_grad and not name.endswith("quantiles")]
+        # Terms with their own trainable models (the diffusion term's ControlNet) train with the codec.
+        main += [p for _, term in terms for p in (term.parameters() if hasattr(term, "parameters") else [])]
         aux = [net.entropy_bottleneck.quantiles] if cfg.stage == 1 else []
         opt = torch.optim.Adam(main, lr=cfg.lr)
         aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
@@ -134,6 +136,9 @@ class Trainer:
             opt.load_state_dict(state["opt"])
             if aux_opt and state.get("aux"):
                 aux_opt.load_state_dict(state["aux"])
+            for (_, term), saved in zip(terms, state.get("terms", [])):
+                if saved and hasattr(term, "models"):
+                    term.models.controlnet.load_state_dict(saved)
             step = int(state["step"])
         loader = torch.utils.data.DataLoader(datasets.Crops(self._source(), cfg.data.crop, cfg.seed + step),
                                              batch_size=cfg.batch_size, num_workers=cfg.data.workers)
@@ -173,7 +178,12 @@ class Trainer:
             report(offset + step, self.total, metrics)
             if step % cfg.save_every == 0 or step == cfg.steps:
                 torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
-                            "aux": aux_opt.state_dict() if aux_opt else {}, "step": step}, state_path)
+                            "aux": aux_opt.state_dict() if aux_opt else {}, "step": step,
+                            "terms": [t.models.controlnet.state_dict() if hasattr(t, "models") else {}
+                                      for _, t in terms]}, state_path)
+                for _, term in terms:
+                    if hasattr(term, "save"):
+                        term.save(self.output / f"controlnet-quality-{quality}")
                 self._export(net, quality, lam, step)
         return self._export(net, quality, lam, cfg.steps)
 
