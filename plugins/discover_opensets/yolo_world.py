@@ -43,6 +43,19 @@ def prepare_ultralytics(context: Context) -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
 
 
+def undo_pil_open_patch() -> None:
+    """Workaround: importing ultralytics replaces ``PIL.Image.open`` process-wide (``ultralytics.utils.patches``)
+    with a wrapper that, on any unidentified file, tries to install and import ``pi_heif``; afterwards every
+    ``discover`` image read of a garbage file failed with ``ModuleNotFoundError`` instead of a clear error.
+    Put Pillow's own function back (HEIF input is not something YOLO-World needs here)."""
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is not original:
+        Image.open = original
+
+
 class YoloWorld(Grounder):
     """Open-vocabulary boxes with YOLO-World; class embeddings from a file or a local CLIP, set once per label set."""
 
@@ -82,6 +95,7 @@ class YoloWorld(Grounder):
         import torch
         from ultralytics import YOLOWorld, settings
 
+        undo_pil_open_patch()
         try:
             settings.update({"sync": False})
         except Exception:  # noqa: BLE001 - an unwritable settings file only costs the preference

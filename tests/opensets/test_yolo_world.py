@@ -205,3 +205,20 @@ def test_local_clip_of_another_size(tiny_yolo_world, tmp_path):
     with pytest.raises(WeightsError, match="not a transformers CLIP folder"):
         (tmp_path / "empty").mkdir()
         build(tiny_yolo_world, clip_model=str(tmp_path / "empty"))
+
+
+def test_building_it_leaves_pillow_alone(tmp_path, tiny_yolo_world, yolo_embeddings):
+    """ultralytics patches PIL.Image.open at import; after a build, a garbage file is still a clear InputError."""
+    import PIL.Image
+    import ultralytics.utils.patches as patches
+
+    from discover_core.errors import InputError
+    from discover_core.images import load_image
+
+    PIL.Image.open = patches.image_open  # as importing ultralytics leaves it
+    build(tiny_yolo_world, yolo_embeddings)
+    assert PIL.Image.open is patches._image_open
+    garbage = tmp_path / "garbage.png"
+    garbage.write_bytes(b"certainly not an image")
+    with pytest.raises(InputError, match="not an image"):
+        load_image(garbage)
