@@ -8,7 +8,7 @@ import torch
 
 from discover_core.errors import WeightsError
 from discover_core.interfaces import Decoded, Latent
-from discover_core.testing import ComposerContract, EntropyModelContract, samples
+from discover_core.testing import ComposerContract, ComposerOptionsContract, EntropyModelOptionsContract, samples
 
 from discover_learned.component import Hyperprior
 from discover_learned.plain import Plain
@@ -57,7 +57,7 @@ class TestPlainOnPixels(ComposerContract):
     check_registration = True
 
 
-class TestPlainOnSdLatents(ComposerContract):
+class TestPlainOnSdLatents(ComposerOptionsContract):
     component_class = Plain
     entropy_model_class = Hyperprior
     entropy_model_options = SD
@@ -67,7 +67,7 @@ class TestPlainOnSdLatents(ComposerContract):
         return {"vae": str(tiny_vae)}
 
 
-class TestHyperpriorSdLatent(EntropyModelContract):
+class TestHyperpriorSdLatent(EntropyModelOptionsContract):
     component_class = Hyperprior
     options = SD
 
@@ -76,7 +76,7 @@ class TestHyperpriorSdLatent(EntropyModelContract):
         return Plain(Plain.Options(vae=str(tiny_vae)), context)
 
 
-class TestHyperpriorGlobalInformation(EntropyModelContract):
+class TestHyperpriorGlobalInformation(EntropyModelOptionsContract):
     """With M(ẑ) feeding g_s (the repository-wide contract test runs without it)."""
 
     component_class = Hyperprior
