@@ -4,6 +4,19 @@ WORDS = ["cat", "dog", "person", "car", "bus", "traffic", "light", "street", "fi
          "face", "tabby", "tiger", "stop", "sign", "potted", "plant", "hair", "dryer"] + [f"w{i}" for i in range(400)]
 
 
+@pytest.fixture(autouse=True)
+def _pillow_as_pillow_made_it():
+    """Tests here import ultralytics directly, which patches PIL.Image.open for the whole process; undo it after
+    each test, as the yolo-world grounder does when it is built, so tests elsewhere see Pillow's own function."""
+    yield
+    import sys
+
+    if "ultralytics" in sys.modules:
+        from discover_opensets.yolo_world import undo_pil_open_patch
+
+        undo_pil_open_patch()
+
+
 @pytest.fixture(scope="session")
 def tiny_gdino(tmp_path_factory):
     pytest.importorskip("transformers")
