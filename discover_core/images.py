@@ -17,6 +17,10 @@ from .files import open_regular
 from .interfaces import ImageMeta
 from .stills import MAX_SIDE
 
+PILLOW_OPEN = Image.open
+"""Pillow's own ``Image.open``, kept at import: other libraries replace it process-wide (ultralytics does, with a
+wrapper that tries to install a HEIF plugin on any unreadable file), and an image read must not depend on that."""
+
 MAX_PIXELS = 1 << 28
 """Largest image (width x height, 268 Mpx) discover reads, encodes or decodes; larger ones are refused
 before their pixels are decoded. Stream headers are held to the same cap."""
@@ -68,7 +72,7 @@ def load_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
     try:
         with open_regular(path, "image") as f, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(f) as img:
+            with PILLOW_OPEN(f) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise InputError(f"{path} is {img.width}x{img.height}, larger than discover accepts "
                                      f"({MAX_PIXELS} pixels)", "split or downscale the image first")

@@ -376,3 +376,15 @@ def test_pictures_too_wide_for_the_format_are_input_errors(tmp_path, ext, width,
     assert "png" in exc.value.hint
     assert list(tmp_path.iterdir()) == []
     atomic_save_image(tmp_path / "wide.png", wide)  # PNG holds it
+
+
+def test_reading_does_not_depend_on_a_patched_pillow(tmp_path, monkeypatch):
+    """Libraries replace PIL.Image.open process-wide (ultralytics does); image reads keep Pillow's own."""
+    def patched(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'pi_heif'")
+
+    monkeypatch.setattr(Image, "open", patched)
+    path = tmp_path / "garbage.png"
+    path.write_bytes(b"certainly not an image")
+    with pytest.raises(InputError, match="not an image"):
+        load_image(path)
