@@ -80,6 +80,9 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception,
     from .evaluate import Store, open_dataset, run_cells, single_cell
     from .pipeline import load_pipeline
 
+    from .cli import output_folder
+
+    output_folder(run)  # a file or an unwritable folder is refused before any model is built
     pipeline = load_pipeline(config or default_pipeline_path(), device=device)
     dataset = open_dataset(data)
     store = Store(run)
@@ -102,6 +105,9 @@ def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, 
     """Run an ablation grid (base pipeline + overrides by path): validated first, resumable, cached grounding."""
     from .evaluate import Store, load_ablation, open_dataset, run_cells
 
+    from .cli import output_folder
+
+    output_folder(run)
     abl = load_ablation(ablation, device=device)
     dataset = open_dataset(data or abl.data or "demo")
     store = Store(run)

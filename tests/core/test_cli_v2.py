@@ -119,3 +119,15 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(capsys, tmp_
     args = {"demo": [], "encode": [v1_file, "-c", v1_file], "decode": [v1_file]}[command]
     code, out, err = run(capsys, command, *args, "-o", target)
     assert_user_error(code, out, err, "it is a file, not a folder")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sweep"])
+def test_evaluation_output_that_is_a_file_is_refused_before_any_work(capsys, tmp_path, command):
+    from pathlib import Path
+
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    ablation = Path(__file__).resolve().parents[2] / "examples" / "ablations" / "rate-sweep.yaml"
+    args = ["evaluate"] if command == "evaluate" else ["sweep", ablation]
+    code, out, err = run(capsys, *args, "-o", target)
+    assert_user_error(code, out, err, "it is a file, not a folder")

@@ -391,4 +391,5 @@ def test_examples_validate_without_warnings():
     for path in sorted(root.glob("*.yaml")):
         resolved = load_config(path)
         assert resolved.source_schema == 2, path
+        assert resolved.warnings == [], (path, resolved.warnings)
         assert yaml.safe_load(path.read_text())["schema_version"] == 2
