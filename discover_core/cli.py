@@ -199,6 +199,15 @@ def _outputs(inputs: tuple[Path, ...], out_dir: Path, suffix: str) -> list[Path]
     return targets
 
 
+def item_failed(item, message: str, hint: str | None, bug: bool, code: int) -> int:
+    """Print one item's failure; the exit code so far (2 if any user error, else 1 if any plugin bug)."""
+    tag = "plugin bug" if bug else "error"
+    console.print(f"[red]{tag}:[/] {escape(str(item))}: {escape(message)}")
+    if hint:
+        console.print(f"  hint: {hint}", markup=False)
+    return 2 if (code == 2 or not bug) else 1
+
+
 def _run_each(items, label: str, work) -> None:
     """Run ``work`` on each item with a progress bar; errors are reported per item and the rest go on.
 
@@ -213,55 +222,10 @@ def _run_each(items, label: str, work) -> None:
             except (DiscoverError, PluginBug) as exc:
                 if _state["debug"]:
                     raise
-                bug = isinstance(exc, PluginBug)
-                code = 2 if (code == 2 or not bug) else 1
-                tag = "plugin bug" if bug else "error"
-                console.print(f"[red]{tag}:[/] {escape(str(item))}: {escape(exc.message)}")
-                if exc.hint:
-                    console.print(f"  hint: {exc.hint}", markup=False)
+                code = item_failed(item, exc.message, exc.hint, isinstance(exc, PluginBug), code)
             bar.advance(task)
     if code:
         raise SystemExit(code)
-
-
-@cli.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-c", "--config", "pipeline_file", required=True, type=click.Path(path_type=Path),
-              help="Pipeline file (YAML).")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for the streams (<image stem>.dscv).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for model components (cpu, cuda).")
-def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str) -> None:
-    """Encode images (files, or folders of them) into structured streams, one per image."""
-    from .pipeline import load_pipeline
-
-    images = _expand_folders(images)
-    targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
-    output_folder(out_dir)
-    pipeline = load_pipeline(pipeline_file, device=device).build_all()  # a failing component fails once, here
-    table = Table("image", "stream", "bytes", "bpp", "content chunks", "tasks", "labels")
-    total = {"bytes": 0, "pixels": 0}
-
-    def work(path: Path) -> None:
-        image, meta = load_image(path)
-        stream = pipeline.encode(image, meta)
-        data = stream.to_bytes()
-        atomic_write_bytes(targets[path], data)
-        h, w = image.shape[:2]
-        total["bytes"] += len(data)
-        total["pixels"] += w * h
-        if len(images) <= TABLE_ROWS:
-            table.add_row(str(path), str(targets[path]), str(len(data)), f"{len(data) * 8 / (w * h):.4f}",
-                          str(stream.content_count), ", ".join(stream.header.tasks), ", ".join(stream.header.labels))
-
-    try:
-        _run_each(list(images), "encoding", work)
-    finally:
-        if len(images) <= TABLE_ROWS:
-            out.print(table)
-        if total["pixels"]:
-            out.print(f"{len(images)} image(s) -> {out_dir}: {total['bytes']} bytes, "
-                      f"{total['bytes'] * 8 / total['pixels']:.4f} bpp over all pixels", markup=False)
 
 
 TABLE_ROWS = 100
@@ -449,12 +413,13 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
 
 
 def _add_subcommands() -> None:
+    from .cli_encode import encode
     from .cli_eval import evaluate, report, sweep
     from .cli_labels import labels
     from .cli_models import models
     from .cli_train import train
 
-    for command in (models, labels, train, evaluate, sweep, report):
+    for command in (encode, models, labels, train, evaluate, sweep, report):
         cli.add_command(command)
 
 

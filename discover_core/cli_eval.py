@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
+
+from .cli_engine import engine_options
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -35,6 +38,9 @@ def _summary(store, stats) -> None:
     out.print(f"{stats.images} image evaluations in {stats.wall_s:.1f} s ({rate:.2f} images/s, models built "
               f"included); {stats.skipped} already in the store (skipped); analyzer cache: {stats.cache_hits} "
               f"hits, {stats.ground_saved_s:.2f} s of grounding saved, {stats.ground_s:.2f} s spent grounding")
+    if stats.failed:
+        out.print(f"{stats.failed} image evaluation(s) failed every attempt: their errors are in the store's "
+                  f"failures table; run the same command again to retry them")
     out.print(f"results: {store.path}")
 
 
@@ -58,6 +64,11 @@ def perception_options(f):
                         "centre crop 768, 256x256 patches for FID / KID): any of fid,kid,lpips,dists")(f)
 
 
+def _log(text: str) -> None:
+    if "failed after" in text:
+        console.print(f"[yellow]warning:[/yellow] {escape(text)}", markup=True, highlight=False)
+
+
 def _progress():
     from .evaluate.runner import progress_bar
 
@@ -74,7 +85,8 @@ def _progress():
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again (for timing)")
 @click.option("--pictures", default=6, show_default=True, help="save reconstructions of the first N images")
 @perception_options
-def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir):
+@engine_options
+def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir, engine):
     """Evaluate a pipeline over a dataset: per image and task rows, dataset-level aggregates, resumable."""
     from .demo.run import default_pipeline_path
     from .evaluate import Store, open_dataset, run_cells, single_cell
@@ -88,7 +100,8 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception,
     store = Store(run)
     store.set_meta("kind", "evaluate")
     opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
-    stats = run_cells([single_cell(pipeline)], dataset, store, opts, progress=_progress)
+    stats = run_cells([single_cell(pipeline)], dataset, store, opts, progress=_progress, log=_log,
+                      engine=engine.evaluate_engine())
     _summary(store, stats)
 
 
@@ -101,7 +114,8 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception,
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again in every cell (for timing)")
 @click.option("--pictures", default=3, show_default=True, help="save reconstructions of the first N images")
 @perception_options
-def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir):
+@engine_options
+def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir, engine):
     """Run an ablation grid (base pipeline + overrides by path): validated first, resumable, cached grounding."""
     from .evaluate import Store, load_ablation, open_dataset, run_cells
 
@@ -116,7 +130,7 @@ def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, 
                                 "file": str(ablation)})
     console.print(f"{abl.name}: {len(abl.cells)} cells x {len(dataset)} images ({dataset.spec})")
     opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
-    stats = run_cells(abl.cells, dataset, store, opts, progress=_progress)
+    stats = run_cells(abl.cells, dataset, store, opts, progress=_progress, log=_log, engine=engine.evaluate_engine())
     _summary(store, stats)
 
 

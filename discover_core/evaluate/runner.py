@@ -112,6 +112,7 @@ class Stats:
     ground_saved_s: float = 0.0
     cache_hits: int = 0
     wall_s: float = 0.0
+    failed: int = 0
 
 
 def head_paths(pipeline: Pipeline) -> list[tuple[str, str, int]]:
@@ -167,16 +168,20 @@ class Perception:
         return scores, (self.features(self.pm.patches(view)) if self.features else None)
 
 
-def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Options, stats: Stats,
-                   save: bool, perception: Perception | None = None, features: list | None = None) -> list[dict]:
-    """Every row of one image of one cell (not yet written); perception features appended to ``features``."""
+def evaluate_image(cell: Cell, item: Item, cache: Any, opts: Options, stats: Stats,
+                   pictures: Callable[..., None] | None = None, perception: Perception | None = None,
+                   features: list | None = None) -> list[dict]:
+    """Every row of one image of one cell (not yet written); perception features appended to ``features``.
+
+    ``cache`` answers and records the analyzer and reference caches (the :class:`Store`, or a Ray worker's view
+    of it); ``pictures(item, image, regions, stream_name, recon)`` is called for every stream when given."""
     p = cell.pipeline
     image, meta = item.load()
     h, w = image.shape[:2]
     ih = image_hash(image)
     timings: dict[str, float] = {}
     akey = analyzer_key(cell, ih)
-    cached = store.cached_regions(akey) if opts.analyzer_cache else None
+    cached = cache.cached_regions(akey) if opts.analyzer_cache else None
     if cached is not None:
         regions = [Region(tuple(r["box"]), r["label"], r["score"]) for r in cached[0]]
         timings["ground_s"] = 0.0
@@ -188,17 +193,17 @@ def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Opt
         regions = p.ground(image, meta)
         timings["ground_s"] = time.perf_counter() - t0
         stats.ground_s += timings["ground_s"]
-        store.cache_regions(akey, [{"box": list(r.box), "label": r.label, "score": r.score} for r in regions],
+        cache.cache_regions(akey, [{"box": list(r.box), "label": r.label, "score": r.score} for r in regions],
                             p.task_labels if len(json.dumps(p.task_labels)) < 100_000 else {}, timings["ground_s"])
     heads = dict(zip([hp for hp, _, _ in head_paths(p)], p.task_heads))
     references: dict[str, Any] = {}
     for path, head in heads.items():
         rkey = reference_key(cell, path, ih)
-        got = store.cached_reference(rkey) if opts.analyzer_cache else None
+        got = cache.cached_reference(rkey) if opts.analyzer_cache else None
         if got is None:
             t0 = time.perf_counter()
             ref = head.predict(image)
-            store.cache_reference(rkey, ref, time.perf_counter() - t0)
+            cache.cache_reference(rkey, ref, time.perf_counter() - t0)
             got = (json.loads(json.dumps(ref, default=float)), 0.0)
         references[path] = got[0]
     t0 = time.perf_counter()
@@ -239,12 +244,12 @@ def evaluate_image(cell: Cell, cell_id: str, item: Item, store: Store, opts: Opt
                      "heads": head_out, "timings": {**timings, "decode_s": decode_s}})
         if opts.on_stream is not None:
             opts.on_stream(cell, item, sname, data, recon)
-        if save and opts.pictures_dir is not None:
-            _save_pictures(opts.pictures_dir, cell_id, item, image, regions, sname, recon)
+        if pictures is not None:
+            pictures(item, image, regions, sname, recon)
     return rows
 
 
-def _save_pictures(folder: Path, cell_id: str, item: Item, image: np.ndarray, regions: list[Region], stream: str,
+def save_pictures(folder: Path, cell_id: str, item: Item, image: np.ndarray, regions: list[Region], stream: str,
                    recon: np.ndarray) -> None:
     from ..demo.pictures import draw_regions
     from ..images import atomic_save_image
@@ -273,12 +278,71 @@ def progress_bar(console=None):
                     transient=False)
 
 
+@dataclass
+class Work:
+    """What an engine runs, and where it reports: every cell on every image not yet in the store."""
+
+    cells: list[Cell]
+    ids: list[str]
+    dataset: Dataset
+    done: dict[str, set[int]]
+    store: Store
+    opts: Options
+    stats: Stats
+    image_done: Callable[[int, list[dict], list], None]
+    """``(cell index, rows, perception features)``: writes the image's rows in one transaction."""
+    image_failed: Callable[[int, Item, str, int], None]
+    """``(cell index, item, error, attempts)``: an image that failed every attempt."""
+    cell_done: Callable[[int], None]
+    describe: Callable[[str], None]
+
+    def todo(self, index: int) -> list[tuple[int, Item]]:
+        """(position in the dataset, item) of every image of a cell not yet in the store; counts the skipped."""
+        done = self.done[self.ids[index]]
+        out = [(n, item) for n, item in enumerate(self.dataset.items) if item.id not in done]
+        self.stats.skipped += len(self.dataset) - len(out)
+        return out
+
+    def pictures(self, index: int, position: int) -> Callable[..., None] | None:
+        """Where an image's reconstructions are saved (the first ``save_pictures`` images), or None."""
+        if position >= self.opts.save_pictures or self.opts.pictures_dir is None:
+            return None
+        folder, cid = self.opts.pictures_dir, self.ids[index]
+        return lambda item, image, regions, stream, recon: save_pictures(folder, cid, item, image, regions, stream,
+                                                                          recon)
+
+
+class LocalEngine:
+    """The in-process engine (the default): components built once here, images one after another."""
+
+    name = "local"
+
+    def run(self, work: Work) -> None:
+        for cell in work.cells:  # every component built (or failing) before the first image
+            cell.pipeline.build_all()
+        opts = work.opts
+        perception = Perception(opts, work.cells[0].pipeline.context) if opts.perception else None
+        for index, cell in enumerate(work.cells):
+            for position, item in work.todo(index):
+                work.describe(f"{cell.name[:40]} · {item.name[:30]}")
+                feats: list = []
+                rows = evaluate_image(cell, item, work.store, opts, work.stats, work.pictures(index, position),
+                                      perception, feats)
+                work.image_done(index, rows, feats)
+            work.cell_done(index)
+
+
 def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options | None = None,
-              progress: Callable | None = None, log: Callable[[str], None] | None = None) -> Stats:
-    """Evaluate every cell on every image not yet in the store; aggregates per finished cell."""
+              progress: Callable | None = None, log: Callable[[str], None] | None = None,
+              engine: Any = None) -> Stats:
+    """Evaluate every cell on every image not yet in the store; aggregates per finished cell.
+
+    ``engine`` runs the per-image work: :class:`LocalEngine` (the default) or
+    :class:`discover_core.distributed.RayEngine`; rows are written here, as they arrive, whichever it is."""
     from contextlib import nullcontext
 
     opts = opts or Options()
+    engine = engine or LocalEngine()
     stats = Stats()
     t_start = time.perf_counter()
     store.claim_dataset(dataset.spec, dataset.fingerprint)
@@ -286,34 +350,41 @@ def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options |
     for cell, cid in zip(cells, ids):
         store.add_cell(cid, cell.name, cell.position, cell.overrides, cell.config, cell.versions, dataset.spec,
                        dataset.fingerprint, len(dataset))
-    todo = {cid: store.done_images(cid) for cid in ids}
-    total = sum(len(dataset) - len(todo[cid] & {i.id for i in dataset.items}) for cid in ids)
-    for cell in cells:  # every component built (or failing) before the first image
-        cell.pipeline.build_all()
-    perception = Perception(opts, cells[0].pipeline.context) if opts.perception else None
+    done = {cid: store.done_images(cid) for cid in ids}
+    total = sum(len(dataset) - len(done[cid] & {i.id for i in dataset.items}) for cid in ids)
     bar = progress() if progress else nullcontext()
     with bar as b:
         job = b.add_task("evaluate", total=total) if b else None
-        for cell, cid in zip(cells, ids):
-            done = todo[cid]
-            for n, item in enumerate(dataset.items):
-                if item.id in done:
-                    stats.skipped += 1
-                    continue
-                if b:
-                    b.update(job, description=f"{cell.name[:40]} · {item.name[:30]}")
-                feats: list = []
-                rows = evaluate_image(cell, cid, item, store, opts, stats, save=n < opts.save_pictures,
-                                      perception=perception, features=feats)
-                store.write_image(cid, rows, cell.config, cell.versions, dataset.fingerprint, feats)
-                stats.images += 1
-                if b:
-                    b.advance(job)
-            aggregate_cell(store, cid, cell.pipeline, dataset)
+
+        def image_done(index: int, rows: list[dict], feats: list) -> None:
+            cell = cells[index]
+            store.write_image(ids[index], rows, cell.config, cell.versions, dataset.fingerprint, feats)
+            stats.images += 1
+            if b:
+                b.advance(job)
+
+        def image_failed(index: int, item: Item, error: str, attempts: int) -> None:
+            store.record_failure(ids[index], item.id, item.name, error, attempts)
+            stats.failed += 1
             if log:
-                log(f"cell {cell.name}: done")
+                log(f"{cells[index].name} · {item.name}: failed after {attempts} attempt(s): {error}")
+            if b:
+                b.advance(job)
+
+        def cell_done(index: int) -> None:
+            aggregate_cell(store, ids[index], cells[index].pipeline, dataset)
+            if log:
+                log(f"cell {cells[index].name}: done")
+
+        def describe(text: str) -> None:
+            if b:
+                b.update(job, description=text)
+
+        engine.run(Work(cells, ids, dataset, done, store, opts, stats, image_done, image_failed, cell_done,
+                        describe))
     stats.wall_s = time.perf_counter() - t_start
     store.set_meta("last_run", {"images": stats.images, "skipped": stats.skipped, "wall_s": stats.wall_s,
                                 "ground_s": stats.ground_s, "ground_saved_s": stats.ground_saved_s,
-                                "cache_hits": stats.cache_hits})
+                                "cache_hits": stats.cache_hits, "failed": stats.failed,
+                                "engine": getattr(engine, "name", type(engine).__name__)})
     return stats

@@ -11,6 +11,8 @@ never a duplicate). Tables:
   metrics; each row repeats the cell's resolved config, versions and dataset fingerprint.
 - ``aggregates``: per cell and stream, the dataset-level figures (bpp = total bits / total pixels, heads
   scored once over the dataset).
+- ``failures``: per cell and image, the error of an image that failed every attempt (Ray engine); a resumed run
+  tries it again, and its rows replace the record when it succeeds.
 - ``analyzer_cache`` / ``reference_cache``: labels and regions per image and analyzer config, and the heads'
   predictions on the originals, so a codec sweep never grounds (or predicts on an original) twice.
 """
@@ -45,6 +47,8 @@ CREATE TABLE IF NOT EXISTS analyzer_cache (key TEXT PRIMARY KEY, regions TEXT NO
 CREATE TABLE IF NOT EXISTS features (cell_id TEXT NOT NULL, image_id INTEGER NOT NULL, stream TEXT NOT NULL,
   kind TEXT NOT NULL, extractor TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (cell_id, image_id, stream, kind));
 CREATE TABLE IF NOT EXISTS reference_cache (key TEXT PRIMARY KEY, prediction TEXT NOT NULL, seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (cell_id TEXT NOT NULL, image_id INTEGER NOT NULL, image TEXT NOT NULL,
+  error TEXT NOT NULL, attempts INTEGER NOT NULL, written REAL NOT NULL, PRIMARY KEY (cell_id, image_id));
 """
 
 
@@ -167,10 +171,24 @@ class Store:
         feats = [("INSERT INTO features VALUES (?,?,?,?,?,?)",
                   (cell_id, i, s, k, e, np.ascontiguousarray(a, dtype=np.float32).tobytes() + _shape(a)))
                  for i, s, k, e, a in features]
-        self._tx(feats + [("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ids = {r["image_id"] for r in rows}
+        cleared = [("DELETE FROM failures WHERE cell_id = ? AND image_id = ?", (cell_id, i)) for i in ids]
+        self._tx(cleared + feats + [("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    (cell_id, r["image_id"], r["image"], r["stream"], r["width"], r["height"], r["bytes"], r["bpp"],
                     _dumps(r["chunks"]), _dumps(r["quality"]), _dumps(r["heads"]), _dumps(r["timings"]), cfg, ver,
                     fingerprint, now)) for r in rows])
+
+    def record_failure(self, cell_id: str, image_id: int, image: str, error: str, attempts: int) -> None:
+        """An image that failed every attempt: its error (replaced by its rows once it succeeds)."""
+        self._tx([("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?)",
+                   (cell_id, image_id, image, error, attempts, time.time()))])
+
+    def failures(self, cell_id: str | None = None) -> list[dict]:
+        sql, args = "SELECT cell_id, image_id, image, error, attempts FROM failures", ()
+        if cell_id is not None:
+            sql, args = sql + " WHERE cell_id = ?", (cell_id,)
+        return [{"cell_id": r[0], "image_id": r[1], "image": r[2], "error": r[3], "attempts": r[4]}
+                for r in self.db.execute(sql + " ORDER BY cell_id, image_id", args)]
 
     def features(self, cell_id: str, stream: str) -> dict[str, list]:
         """``{"real": [arrays], "fake": [arrays], "extractor": name}`` of one cell's stream, in image order."""

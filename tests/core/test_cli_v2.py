@@ -105,7 +105,7 @@ def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict,
     builder.clear()
     code, out, err = run(capsys, "encode", folder, "-c", tmp_path / "p.yaml", "-o", tmp_path / "out")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["im0.dscv", "im1.dscv", "im2.dscv"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.dscv")) == ["im0.dscv", "im1.dscv", "im2.dscv"]
     assert built == [1]
     assert "3 image(s)" in out and "bpp over all pixels" in out
     code, out, err = run(capsys, "encode", tmp_path / "out", "-c", tmp_path / "p.yaml", "-o", tmp_path / "o2")

@@ -213,7 +213,7 @@ def streams(work) -> Path:
 
 
 def test_encode_writes_streams(streams, work):
-    assert sorted(p.name for p in streams.iterdir()) == ["astronaut.dscv", "chelsea.dscv"]
+    assert sorted(p.name for p in streams.iterdir()) == [".discover-encode.json", "astronaut.dscv", "chelsea.dscv"]
     astronaut = Stream.from_bytes((streams / "astronaut.dscv").read_bytes())
     assert astronaut.size == (512, 512)
     assert astronaut.header.labels == ["person", "rocket"]
