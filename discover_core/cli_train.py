@@ -69,7 +69,10 @@ def train(config: Path, device: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    console = Console(stderr=True, highlight=False)
+    import os
+
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 alone shows progress and prints checkpoints
+    console = Console(stderr=True, highlight=False, quiet=rank != 0)
     trainer = build_trainer(config, device)
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[metrics]}"), console=console) as bar:
@@ -83,5 +86,5 @@ def train(config: Path, device: str) -> None:
                 console.print(f"step {step}/{total}  {text}")
 
         written = trainer.run(report)
-    for p in written:
+    for p in written if rank == 0 else ():
         click.echo(str(p))

@@ -102,6 +102,7 @@ def test_masks_cover_up_to_half_of_the_latent():
     ({"training": {"steps": 0, "output": "x"}}, "training.steps"),
     ({"training": {"output": "x", "steps": 1, "what": 1}}, "training.what"),
     ({"training": {"output": "x", "steps": 1, "distortion": [{"kind": "lpips"}]}}, "training.distortion"),
+    ({"training": {"output": "x", "steps": 1, "data": {"scale": [1.0, 0.5]}}}, "training.data.scale"),
     ({"grounder": {"plugin": "boxes"}}, "exactly one component"),
     ({"entropy_model": {"plugin": "hyperprior", "options": {"channels": 3}}}, "entropy_model.options.channels"),
 ])
@@ -142,3 +143,22 @@ def test_example_configs_validate(name):
 
     cls = {"hyperprior": Hyperprior, "elic": Elic}[cfg["entropy_model"]["plugin"]]
     cls.Options.model_validate(cfg["entropy_model"]["options"])
+
+
+def test_crops_are_rescaled_within_the_range_and_channels_shuffled():
+    import random
+
+    from discover_learned.training.data import random_crop
+
+    img = np.zeros((256, 256, 3), np.uint8)
+    img[..., 0] = 255  # red, with binary noise in green that rescaling blurs
+    img[..., 1] = (np.random.default_rng(0).random((256, 256)) > 0.5) * 255
+    rng = random.Random(0)
+    plain = [random_crop(img, 64, rng) for _ in range(20)]
+    assert all(c.shape == (64, 64, 3) for c in plain)
+    assert all(set(np.unique(c[..., 1]).tolist()) == {0, 255} for c in plain)  # no rescaling: binary
+    scaled = [random_crop(img, 64, rng, scale=(0.5, 0.75)) for _ in range(20)]
+    assert all(len(np.unique(c[..., 1])) > 2 for c in scaled)  # resampled
+    shuffled = [random_crop(img, 64, rng, shuffle_channels=True) for _ in range(40)]
+    reds = {int(np.argmax(c.reshape(-1, 3).mean(0))) for c in shuffled}  # red (255) beats green (~127)
+    assert reds == {0, 1, 2}  # the red channel went everywhere

@@ -77,10 +77,13 @@ def folder_images(folder: Path) -> list[Path]:
     return files
 
 
-def random_crop(img: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
+def random_crop(img: np.ndarray, size: int, rng: random.Random, scale: tuple[float, float] = (1.0, 1.0),
+                shuffle_channels: bool = False) -> np.ndarray:
+    """A ``size``² crop of ``img`` resized by a random factor in ``scale`` (never below ``size``), flipped
+    horizontally half the time, and with its colour channels in a random order if ``shuffle_channels``."""
     h, w = img.shape[:2]
-    if min(h, w) < size:
-        s = size / min(h, w)
+    s = max(rng.uniform(*scale), size / min(h, w))
+    if s != 1.0:
         img = np.asarray(Image.fromarray(img).resize((max(size, round(w * s)), max(size, round(h * s))),
                                                       Image.Resampling.BICUBIC))
         h, w = img.shape[:2]
@@ -88,14 +91,21 @@ def random_crop(img: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
     crop = img[y:y + size, x:x + size]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
+    if shuffle_channels:
+        order = [0, 1, 2]
+        rng.shuffle(order)
+        crop = crop[..., order]
     return crop
 
 
 class Crops(torch.utils.data.IterableDataset):
-    """Endless random crops (with horizontal flips) of in-memory photos or of an image folder."""
+    """Endless random crops (with horizontal flips, random rescaling within ``scale`` and optionally shuffled
+    colour channels) of in-memory photos or of an image folder."""
 
-    def __init__(self, source: dict[str, np.ndarray] | list[Path], size: int, seed: int):
+    def __init__(self, source: dict[str, np.ndarray] | list[Path], size: int, seed: int,
+                 scale: tuple[float, float] = (1.0, 1.0), shuffle_channels: bool = False):
         self.source, self.size, self.seed = source, size, seed
+        self.scale, self.shuffle_channels = scale, shuffle_channels
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -104,5 +114,5 @@ class Crops(torch.utils.data.IterableDataset):
         while True:
             item = rng.choice(items)
             img = item if isinstance(item, np.ndarray) else np.asarray(Image.open(item).convert("RGB"))
-            crop = random_crop(img, self.size, rng)
+            crop = random_crop(img, self.size, rng, self.scale, self.shuffle_channels)
             yield torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)

@@ -21,6 +21,7 @@ from discover_core.errors import ConfigError
 from .. import checkpoint
 from ..model import threads
 from . import data as datasets
+from . import distributed
 from .losses import TERMS, bits
 from .masks import region_masks
 
@@ -42,6 +43,10 @@ class Data(_Model):
     exclude: list[str] = Field(list(datasets.HELD_OUT), description="registry photos left out (evaluation)")
     crop: int = Field(256, ge=64, le=4096, description="random crop size (pixels, multiple of 64)")
     workers: int = Field(0, ge=0, le=64, description="data loader worker processes")
+    scale: tuple[float, float] = Field((1.0, 1.0), description="images are resized by a random factor in this "
+                                                                "range before cropping (low, high)")
+    shuffle_channels: bool = Field(False, description="put the colour channels of each crop in a random order "
+                                                      "(more colour variety from few colour photos)")
 
 
 class TrainConfig(_Model):
@@ -77,6 +82,10 @@ def parse(config: dict[str, Any], source: str = "training") -> TrainConfig:
         raise ConfigError(source, [("training.distortion", f"unknown term(s) {unknown}; known: {sorted(TERMS)}")])
     if cfg.data.crop % 64:
         raise ConfigError(source, [("training.data.crop", "must be a multiple of 64")])
+    low, high = cfg.data.scale
+    if not 0 < low <= high <= 4:
+        raise ConfigError(source, [("training.data.scale", f"must be (low, high) with 0 < low <= high <= 4, "
+                                                           f"not {list(cfg.data.scale)}")])
     return cfg
 
 
@@ -90,6 +99,8 @@ class Trainer:
         self.points = [(self.cfg.quality + i, float(lam)) for i, lam in enumerate(lambdas)]
         self.total = self.cfg.steps * len(self.points)
         self.output = context.resolve(self.cfg.output)
+        self.ranks = distributed.from_env()
+        """Set when launched by torchrun with several processes (see :mod:`.distributed`)."""
 
     def _net(self):
         opts = self.options.model_copy(update={"checkpoint": self.cfg.init} if self.cfg.init else {})
@@ -107,14 +118,24 @@ class Trainer:
 
     def run(self, report: Report | None = None) -> list[Path]:
         report = report or (lambda step, total, metrics: None)
+        if self.ranks is not None and not self.ranks.main:
+            report = lambda step, total, metrics: None  # noqa: E731  (rank 0 reports)
         written = []
-        with threads(self.cfg.threads):
-            for n, (quality, lam) in enumerate(self.points):
-                written.append(self._train_one(quality, lam, n * self.cfg.steps, report))
+        self.device = distributed.device_for(self.ranks, self.context.device)
+        if self.ranks is not None:
+            distributed.start(self.ranks, self.device)
+        try:
+            with threads(self.cfg.threads):
+                for n, (quality, lam) in enumerate(self.points):
+                    written.append(self._train_one(quality, lam, n * self.cfg.steps, report))
+        finally:
+            if self.ranks is not None:
+                distributed.stop()
         return written
 
     def _train_one(self, quality: int, lam: float, offset: int, report: Report) -> Path:
-        cfg, device = self.cfg, torch.device(self.context.device)
+        cfg, device, ranks = self.cfg, self.device, self.ranks
+        main_rank = ranks is None or ranks.main
         torch.manual_seed(cfg.seed)
         net = self._net().to(device).train()
         terms = [(t.weight, TERMS[t.kind](t.options, self.context, device)) for t in cfg.distortion]
@@ -140,9 +161,15 @@ class Trainer:
                 if saved and hasattr(term, "models"):
                     term.models.controlnet.load_state_dict(saved)
             step = int(state["step"])
-        loader = torch.utils.data.DataLoader(datasets.Crops(self._source(), cfg.data.crop, cfg.seed + step),
+        if ranks is not None:
+            distributed.broadcast(net)
+            for term in (t for _, t in terms if hasattr(t, "parameters")):
+                distributed.broadcast(term)
+        shard = 7919 * ranks.rank if ranks is not None else 0  # every process its own crops
+        loader = torch.utils.data.DataLoader(datasets.Crops(self._source(), cfg.data.crop, cfg.seed + step + shard,
+                                                            cfg.data.scale, cfg.data.shuffle_channels),
                                              batch_size=cfg.batch_size, num_workers=cfg.data.workers)
-        gen = torch.Generator().manual_seed(cfg.seed + step)
+        gen = torch.Generator().manual_seed(cfg.seed + step + shard)
         batches = iter(loader)
         started, first = time.perf_counter(), step
         for step in range(step + 1, cfg.steps + 1):
@@ -162,6 +189,8 @@ class Trainer:
             loss = lam * bpp + dist
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if ranks is not None:
+                distributed.average_gradients(main, ranks.world)
             torch.nn.utils.clip_grad_norm_(main, cfg.clip)
             opt.step()
             metrics = {"loss": float(loss.detach()), "bpp": float(bpp.detach()), "distortion": float(dist.detach())}
@@ -169,6 +198,8 @@ class Trainer:
                 aux_loss = net.aux_loss()
                 aux_opt.zero_grad(set_to_none=True)
                 aux_loss.backward()
+                if ranks is not None:
+                    distributed.average_gradients(aux, ranks.world)
                 aux_opt.step()
                 metrics["aux"] = float(aux_loss.detach())
             if self.cls.produces_for(self.options)[0] == "pixels":
@@ -176,7 +207,7 @@ class Trainer:
                 metrics["psnr"] = float(10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-10))))
             metrics["s/step"] = (time.perf_counter() - started) / (step - first)
             report(offset + step, self.total, metrics)
-            if step % cfg.save_every == 0 or step == cfg.steps:
+            if main_rank and (step % cfg.save_every == 0 or step == cfg.steps):
                 torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
                             "aux": aux_opt.state_dict() if aux_opt else {}, "step": step,
                             "terms": [t.models.controlnet.state_dict() if hasattr(t, "models") else {}
@@ -185,7 +216,11 @@ class Trainer:
                     if hasattr(term, "save"):
                         term.save(self.output / f"controlnet-quality-{quality}")
                 self._export(net, quality, lam, step)
-        return self._export(net, quality, lam, cfg.steps)
+        if ranks is not None and not distributed.in_sync(net):
+            raise RuntimeError("the training processes ended with different parameters (a bug: gradients were "
+                               "not averaged for every parameter)")
+        return self._export(net, quality, lam, cfg.steps) if main_rank else state_path.with_name(
+            f"quality-{quality}.safetensors")
 
     def _export(self, net, quality: int, lam: float, step: int) -> Path:
         was = net.training
