@@ -163,34 +163,42 @@ class Pool:
         ray = self.ray
         errors = ray.exceptions
         source, again = iter(tasks), deque()
-        pending: dict[Any, tuple[Task, int, Any]] = {}
-        load = [0] * len(self.actors)
+        pending: dict[Any, tuple[Task, int, Any, int]] = {}
+        load: dict[int, int] = {}  # tasks pending per actor (by identity: a replaced actor starts at 0)
+        counted: dict[int, Any] = {}  # dead actors whose running task was charged an attempt (kept: ids stay unique)
         limit = max(1, len(self.actors) * max(1, self.opts.in_flight))
+        seq = 0
         while True:
             while len(pending) < limit:
                 task = again.popleft() if again else next(source, None)
                 if task is None:
                     break
-                i = min(range(len(self.actors)), key=load.__getitem__)
+                i = min(range(len(self.actors)), key=lambda j: load.get(id(self.actors[j]), 0))
                 actor = self.actors[i]
-                pending[call(actor, task)] = (task, i, actor)
-                load[i] += 1
+                pending[call(actor, task)] = (task, i, actor, seq)
+                load[id(actor)] = load.get(id(actor), 0) + 1
+                seq += 1
             if not pending:
                 return
             ready, _ = ray.wait(list(pending), num_returns=1)
-            task, i, actor = pending.pop(ready[0])
-            load[i] -= 1
+            task, i, actor, n = pending.pop(ready[0])
+            load[id(actor)] -= 1
             try:
                 yield Outcome(task, ray.get(ready[0]))
                 continue
             except errors.RayTaskError as exc:
                 cause = _cause(exc)
-                error, final = describe_error(cause), isinstance(cause, DiscoverError)
+                error, final, counts = describe_error(cause), isinstance(cause, DiscoverError), True
             except (errors.RayActorError, errors.ObjectLostError) as exc:
                 if self.actors[i] is actor:  # the first failure seen from this actor: replace it
                     self.actors[i] = self.make_actor(i)
                 error, final = f"the worker died ({type(exc).__name__}: {str(exc).splitlines()[0]})", False
-            task.attempts += 1
+                # An actor runs its tasks in order: the oldest one still pending was running when it died; the
+                # others were only queued behind it and are resubmitted without counting an attempt.
+                counts = id(actor) not in counted and all(m > n for _, _, a, m in pending.values() if a is actor)
+                if counts:
+                    counted[id(actor)] = actor
+            task.attempts += counts
             if final or task.attempts > self.opts.retries:
                 yield Outcome(task, error=error, user_error=final)
             else:
