@@ -11,33 +11,13 @@ cell's), so a codec sweep still grounds each image once.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..evaluate.runner import Cell, Options, Perception, Stats, Work, evaluate_image
-from ..evaluate.store import _dumps
+from ..evaluate.store import Store, _dumps
 from .cluster import Pool, RayOptions, Task, actor_options, connect, default_workers, head_node, pin_threads
-
-
-class StoreReader:
-    """Read-only view of the run's caches, on the driver's node (the store file is there)."""
-
-    def __init__(self, path: str):
-        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-
-    def cached_regions(self, key: str):
-        import json
-
-        row = self.db.execute("SELECT regions, labels, seconds FROM analyzer_cache WHERE key = ?", (key,)).fetchone()
-        return (json.loads(row[0]), json.loads(row[1]), row[2]) if row else None
-
-    def cached_reference(self, key: str):
-        import json
-
-        row = self.db.execute("SELECT prediction, seconds FROM reference_cache WHERE key = ?", (key,)).fetchone()
-        return (json.loads(row[0]), row[1]) if row else None
 
 
 class RemoteCache:
@@ -133,7 +113,7 @@ class RayEngine:
             return  # a finished run: no actor started
         ray = connect(self.opts)
         first = work.cells[0].pipeline
-        reader = ray.remote(StoreReader).options(**head_node(ray)).remote(str(work.store.path))
+        reader = ray.remote(Store).options(**head_node(ray)).remote(str(work.store.path), readonly=True)
         shipped = {k: v for k, v in asdict(work.opts).items() if k not in ("on_stream", "pictures_dir")}
         remote = ray.remote(EvalWorker).options(**actor_options(self.opts))
         spec = [_cell_spec(c) for c in work.cells]

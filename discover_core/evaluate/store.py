@@ -76,7 +76,11 @@ def _shape(a) -> bytes:
 class Store:
     """The SQLite results store of one run folder."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        if readonly:  # a reader of an existing store (the Ray engine's cache reader): no folder, no schema
+            self.path = Path(path)
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            return
         path = Path(path)
         if path.is_dir() or path.suffix != ".sqlite":
             path = path / STORE_NAME
