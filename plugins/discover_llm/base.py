@@ -1,12 +1,16 @@
-"""What both LLM label sources share: options, the ask loop (follow-ups, answer retries), the label cache."""
+"""What both LLM label sources share: options, the ask loop (follow-ups, answer retries), the label cache, and
+the limits an answer must keep (size, number of labels, label length) before anything is parsed or cached."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 import re
+from functools import lru_cache
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from discover_core.errors import DiscoverError
 from discover_core.interfaces import LabelSource, Options, TaskSpec
@@ -18,6 +22,8 @@ from .prompt import LabelAnswer, follow_up_prompt, retry_prompt, task_prompt
 log = logging.getLogger(__name__)
 
 ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_LABEL_CHARS = 200
+"""A label longer than this (whitespace collapsed) is not a noun phrase: the answer holding it is refused."""
 
 
 class LLMOptions(Options):
@@ -37,6 +43,30 @@ class LLMOptions(Options):
                                                                     "model's default)")
     cache: bool = Field(True, description="keep the labels in the label cache and reuse them (`discover "
                                           "labels generate --refresh` asks again)")
+    max_answer_bytes: int = Field(
+        256 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="an HTTP answer larger than this is refused, never parsed: one whose Content-Length is "
+                    "larger before any of its body is read, else the HTTP client's body reader stops at this "
+                    "many bytes (the body is read in chunks, never whole); uncompressed answers are asked for")
+    max_labels: int = Field(
+        2000, ge=1, le=100_000,
+        description="an answer with more labels than this (a label with line breaks counts once per line) is "
+                    "refused before normalisation, and so is a label list that grows past it with follow-ups; "
+                    f"an answer with a label longer than {MAX_LABEL_CHARS} characters is refused too")
+
+    @model_validator(mode="after")
+    def _min_within_max(self):
+        if self.min_labels > self.max_labels:
+            raise ValueError(f"min_labels={self.min_labels} is more than max_labels={self.max_labels}")
+        return self
+
+
+class AnswerTooLarge(Exception):
+    """Raised inside the HTTP client (by :meth:`LLMLabelSource.limit_response`) for an answer over the cap."""
+
+    def __init__(self, size: int, declared: bool):
+        super().__init__(f"{size} bytes")
+        self.size, self.declared = size, declared
 
 
 class LLMLabelSource(LabelSource):
@@ -62,6 +92,19 @@ class LLMLabelSource(LabelSource):
     def where(self) -> str:
         """The server, for messages (never with credentials)."""
         return ""
+
+    def server(self) -> str:
+        return f"model '{self.options.model}' at {self.where()}"
+
+    def limit_response(self, response) -> None:
+        """An ``httpx`` (or ``httpx2``) response hook, run once the headers are in and before the body is read:
+        a Content-Length over ``max_answer_bytes`` raises :class:`AnswerTooLarge` at once, else the body's
+        stream is wrapped so that reading it raises as soon as it passes the cap."""
+        cap = self.options.max_answer_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > cap:
+            raise AnswerTooLarge(int(length), declared=True)
+        response.stream = _capped_stream_class(type(response))(response.stream, cap)
 
     # -- the cache protocol -----------------------------------------------------------------
     def cache_key(self, task: TaskSpec) -> dict[str, Any]:
@@ -102,6 +145,37 @@ class LLMLabelSource(LabelSource):
         return DiscoverError(self.scrub(f"label source '{self.name}': {message}"),
                              self.scrub(hint) if hint else None)
 
+    def too_large(self, exc: AnswerTooLarge) -> DiscoverError:
+        cap = self.options.max_answer_bytes
+        what = (f"an answer of {exc.size} bytes (its Content-Length), more than max_answer_bytes={cap}; refused "
+                "without reading it" if exc.declared else
+                f"an answer of more than max_answer_bytes={cap} bytes; refused, reading stopped at {exc.size} bytes")
+        return self.fail(f"{self.server()} sent {what}",
+                         "raise `max_answer_bytes` if so long an answer is genuine; else check the server "
+                         "(a model that does not stop?)")
+
+    def malformed(self, what: str, exc: Exception) -> DiscoverError:
+        """The error for an HTTP 200 whose body is not ``what`` (``exc``: the JSON or validation error)."""
+        return self.fail(f"{self.server()} answered with a body that is not {what}: {_problem(exc)}",
+                         "check that the server speaks this API, and look at its log (a proxy or a crash can "
+                         "cut an answer short)")
+
+    def check_labels(self, labels: list[str]) -> None:
+        """Refuse ``labels`` (one answer, or all of them so far) with more than ``max_labels`` labels (a label
+        with line breaks counts once per line, as normalisation splits it) or a label over MAX_LABEL_CHARS."""
+        lines = [" ".join(part.split()) for lab in labels for part in (lab.splitlines() or [lab])]
+        problem = None
+        if len(lines) > self.options.max_labels:
+            problem = f"{len(lines)} labels, more than max_labels={self.options.max_labels}"
+        else:
+            long = next((t for t in lines if len(t) > MAX_LABEL_CHARS), None)
+            if long is not None:
+                problem = f"a label of {len(long)} characters ({excerpt(long, 40)}), longer than {MAX_LABEL_CHARS}"
+        if problem:
+            raise self.fail(f"{self.server()} gave {problem}; the answer is refused",
+                            "raise `max_labels` if so many labels are wanted; labels are short noun phrases, "
+                            "so a model that writes more does not follow the prompt: use another model")
+
     def ask(self, task: TaskSpec) -> tuple[list[str], list[str], str | None, int]:
         """Ask until ``min_labels`` distinct labels came back: ``(labels, raw answers, served model, requests)``."""
         o = self.options
@@ -114,20 +188,28 @@ class LLMLabelSource(LabelSource):
             answer = None
             tried: list[dict[str, str]] = []
             for attempt in range(o.answer_retries + 1):
-                raw, served = self._chat(messages + tried)
+                try:
+                    raw, served = self._chat(messages + tried)
+                    size = len(raw.encode("utf-8"))
+                    if size > o.max_answer_bytes:  # a server that compressed it although asked not to
+                        raise AnswerTooLarge(size, declared=False)
+                except AnswerTooLarge as exc:
+                    raise self.too_large(exc) from None
                 requests += 1
                 raws.append(raw)
                 answer = parse_answer(raw)
                 if answer is not None:
+                    self.check_labels(answer)
                     break
                 log.info("label source '%s': answer %d is not a JSON label list; asking again", self.name,
                          attempt + 1)
                 tried = [{"role": "assistant", "content": raw[:4000]}, {"role": "user", "content": retry_prompt()}]
             if answer is None:
-                raise self.fail(f"the answers of model '{o.model}' were not a JSON object with a list of labels "
+                raise self.fail(f"the answers of {self.server()} were not a JSON object with a list of labels "
                                 f"({o.answer_retries + 1} tries; the last began {excerpt(raws[-1])})",
                                 "use a model that supports structured output, or raise `answer_retries`")
             labels = normalize_labels(labels + answer)
+            self.check_labels(labels)
             if len(labels) >= o.min_labels:
                 return labels, raws, served, requests
             if follow_up < o.follow_ups:
@@ -156,3 +238,40 @@ def parse_answer(raw: str) -> list[str] | None:
 def excerpt(text: str, n: int = 80) -> str:
     t = " ".join(str(text).split())
     return repr(t[:n] + ("..." if len(t) > n else ""))
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with a body, from the error that parsing or validating it raised (never its content)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON ({exc.msg}: character {exc.pos} of {len(exc.doc)})"
+    if isinstance(exc, ValidationError):
+        err = exc.errors(include_input=False)[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        return f"{loc}: {err['msg']}" if loc else err["msg"]
+    if isinstance(exc, TypeError):
+        return "not a JSON object"
+    return " ".join(str(exc).split())[:200]
+
+
+@lru_cache(maxsize=None)
+def _capped_stream_class(response_class: type) -> type:
+    """A ``SyncByteStream`` of the HTTP library of ``response_class`` (``httpx`` or ``httpx2``) that raises
+    :class:`AnswerTooLarge` once more than ``cap`` bytes came through."""
+    base = importlib.import_module(response_class.__module__.split(".")[0]).SyncByteStream
+
+    class CappedStream(base):
+        def __init__(self, inner, cap: int):
+            self.inner, self.cap = inner, cap
+
+        def __iter__(self):
+            size = 0
+            for chunk in self.inner:
+                size += len(chunk)
+                if size > self.cap:
+                    raise AnswerTooLarge(size, declared=False)
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return CappedStream

@@ -4,6 +4,11 @@ and benchmarks, never used by the label sources.
 Each server answers from a script: a queue of :class:`Reply` s, then ``default``
 (a callable of the request's JSON body). It records every request it got
 (path, headers, body), so tests count requests from the server's side.
+
+Broken answers for the limits: ``Reply(raw=...)`` sends bytes as they are (cut-short
+or non-JSON bodies), ``Reply(body=...)`` any JSON, :func:`huge_reply` an answer of
+any size generated while it is written, ``length=False`` no Content-Length (the body
+ends when the connection closes).
 """
 
 from __future__ import annotations
@@ -13,22 +18,53 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 @dataclass
 class Reply:
-    """One answer: an HTTP status with headers and a JSON body, or the model's text (``content``)."""
+    """One answer: an HTTP status with headers and a JSON body, or the model's text (``content``), or ``raw``
+    bytes as they are; ``fill`` bytes of labels are written in place of :data:`FILL` in ``content``."""
 
     status: int = 200
     content: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay: float = 0.0
+    raw: bytes | None = None
+    length: bool = True
+    fill: int = 0
+
+
+FILL = "@@FILL@@"
+_PIECE = json.dumps('"filler label", ')[1:-1].encode()  # as it reads inside the JSON string `content`
+_CHUNK = 64 * 1024
 
 
 def labels_reply(labels: list[str], **kw) -> Reply:
     return Reply(content=json.dumps({"labels": labels}), **kw)
+
+
+def huge_reply(size: int, **kw) -> Reply:
+    """A valid label list of about ``size`` bytes, generated while it is written (never held whole)."""
+    return Reply(content='{"labels": [' + FILL + '"last label"]}', fill=size, **kw)
+
+
+def _body(data: bytes, fill: int) -> tuple[int, Iterator[bytes]]:
+    """The length of a body and its chunks: ``data`` with :data:`FILL` replaced by ``fill`` bytes of labels."""
+    if not fill:
+        return len(data), iter([data])
+    head, tail = data.split(FILL.encode())
+    count = fill // len(_PIECE)
+    per_chunk = max(1, _CHUNK // len(_PIECE))
+
+    def chunks():
+        yield head
+        for start in range(0, count, per_chunk):
+            yield _PIECE * min(per_chunk, count - start)
+        yield tail
+
+    return len(head) + count * len(_PIECE) + len(tail), chunks()
 
 
 class FakeServer:
@@ -64,15 +100,18 @@ class FakeServer:
                 payload = reply.body if reply.body is not None or reply.content is None else None
                 if payload is None and reply.content is not None and reply.status == 200:
                     payload = server.answer(body, reply.content)
-                data = json.dumps(payload if payload is not None else {}).encode()
+                data = reply.raw if reply.raw is not None else json.dumps({} if payload is None else payload).encode()
+                size, chunks = _body(data, reply.fill)
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
+                    if reply.length:
+                        self.send_header("content-length", str(size))
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(data)
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -7,6 +7,14 @@ or a refused connection (a server still starting), up to ``retries`` times,
 waiting what ``Retry-After`` says or else 0.5 s doubling up to 8 s, and never
 more than ``max_wait`` seconds in all. A request that takes longer than
 ``timeout`` is not repeated.
+
+Limits (:class:`.base.LLMOptions`): a response hook on the client's ``httpx``
+refuses a Content-Length over ``max_answer_bytes`` before reading anything and
+otherwise stops reading the body at that many bytes, so an oversized answer
+is never parsed; a cut-short, non-JSON or wrongly shaped body (which the
+``ollama`` client fails to parse) is refused with a message naming the server
+and the model. Too many labels, or a label too long, are refused before
+normalisation; nothing refused reaches the label cache.
 """
 
 from __future__ import annotations
@@ -75,7 +83,7 @@ class OllamaLabels(LLMLabelSource):
             import ollama
 
             o = self.options
-            headers = {}
+            headers = {"accept-encoding": "identity"}  # max_answer_bytes counts the bytes on the wire
             if o.api_key_env:
                 token = self.context.secret(o.api_key_env, f"the token for label source '{self.name}'")
                 self._secrets.append(token)
@@ -85,7 +93,7 @@ class OllamaLabels(LLMLabelSource):
                 self._last_headers = response.headers
 
             self._client = ollama.Client(host=o.host, timeout=o.timeout, headers=headers,
-                                         event_hooks={"response": [remember]})
+                                         event_hooks={"response": [remember, self.limit_response]})
         return self._client
 
     def _chat(self, messages):
@@ -123,6 +131,8 @@ class OllamaLabels(LLMLabelSource):
                                 "raise `timeout` (a large model loads slowly the first time)") from None
             except httpx.HTTPError as exc:
                 what, wait = f"could not be reached ({type(exc).__name__}: {_short(str(exc))})", None
+            except (ValueError, TypeError) as exc:  # the client's JSON parse or ChatResponse(**body) failed
+                raise self.malformed("an Ollama chat response", exc) from None
             step = wait if wait is not None else min(INITIAL_WAIT * 2 ** attempt, MAX_STEP)
             if attempt == o.retries or waited + step > o.max_wait:
                 tries = f"after {attempt} retr{'y' if attempt == 1 else 'ies'}"

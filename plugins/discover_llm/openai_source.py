@@ -9,6 +9,14 @@ connections and timeouts are retried by the ``openai`` client itself
 longer ``Retry-After`` is not waited for), else an exponential back-off of
 0.5 s doubling up to 8 s.
 
+Limits (:class:`.base.LLMOptions`): the body is read by the client's ``httpx``
+through a response hook that refuses a Content-Length over
+``max_answer_bytes`` before reading anything and otherwise stops reading at
+that many bytes; the body is then parsed here (``with_raw_response``), so a
+cut-short, non-JSON or wrongly shaped body is refused with a message naming
+the server and the model, not retried. Too many labels, or a label too long,
+are refused before normalisation; nothing refused reaches the label cache.
+
 The API key is read from the environment variable named by ``api_key_env``
 (``Context.secret``); it is handed to the client only and is scrubbed from
 every message this source raises. The openai client's own debug log redacts
@@ -17,12 +25,13 @@ the authorisation header.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from .base import ENV_VAR, LLMLabelSource, LLMOptions
+from .base import ENV_VAR, AnswerTooLarge, LLMLabelSource, LLMOptions
 from .prompt import answer_schema
 
 
@@ -36,6 +45,21 @@ def public_url(url: str) -> str:
     if parts.port:
         host += f":{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class _Message(BaseModel):
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    message: _Message
+
+
+class _Completion(BaseModel):
+    """The part of a chat completion this source reads (other fields are ignored)."""
+
+    model: str | None = None
+    choices: list[_Choice]
 
 
 class OpenAILabels(LLMLabelSource):
@@ -74,8 +98,10 @@ class OpenAILabels(LLMLabelSource):
                 self._secrets.append(key)
             else:
                 key = "unused"  # the client wants one; a local server ignores it
-            self._client = openai.OpenAI(api_key=key, base_url=o.base_url, timeout=o.timeout,
-                                         max_retries=o.retries)
+            self._client = openai.OpenAI(
+                api_key=key, base_url=o.base_url, timeout=o.timeout, max_retries=o.retries,
+                default_headers={"Accept-Encoding": "identity"},  # max_answer_bytes counts the bytes on the wire
+                http_client=openai.DefaultHttpxClient(event_hooks={"response": [self.limit_response]}))
         return self._client
 
     def _response_format(self) -> dict:
@@ -91,13 +117,15 @@ class OpenAILabels(LLMLabelSource):
         extra = {"temperature": o.temperature} if o.temperature is not None else {}
         client = self.client()
         try:
-            reply = client.chat.completions.create(model=o.model, messages=messages,
-                                                   response_format=self._response_format(), **extra)
+            reply = client.chat.completions.with_raw_response.create(
+                model=o.model, messages=messages, response_format=self._response_format(), **extra)
         except openai.APITimeoutError:
             raise self.fail(f"{self.where()} did not answer within {o.timeout:g} s "
                             f"({o.retries} retries)", "raise `timeout`, or check that the server is not "
                                                       "overloaded") from None
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, AnswerTooLarge):  # openai 1.x wraps (and retries) any exception
+                raise exc.__cause__ from None
             raise self.fail(f"cannot reach {self.where()} ({_cause(exc)}; {o.retries} retries)",
                             "check `base_url` and that the server is running" if o.base_url else
                             "check the network connection") from None
@@ -122,9 +150,12 @@ class OpenAILabels(LLMLabelSource):
             after = f", still after {o.retries} retries" if exc.status_code >= 500 else ""
             raise self.fail(f"{self.where()} answered HTTP {exc.status_code}{after}: {_message(exc)}",
                             "try again later, or check the server's log") from None
-        choice = reply.choices[0] if reply.choices else None
-        content = (choice.message.content if choice is not None and choice.message is not None else None) or ""
-        return content, getattr(reply, "model", None)
+        try:
+            completion = _Completion.model_validate(json.loads(reply.content))
+        except ValueError as exc:  # JSONDecodeError, ValidationError
+            raise self.malformed("a chat completion", exc) from None
+        content = completion.choices[0].message.content if completion.choices else None
+        return content or "", completion.model
 
 
 def _message(exc) -> str:

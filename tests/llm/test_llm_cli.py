@@ -14,7 +14,7 @@ from discover_core import build
 from discover_core.cli import cli, main
 from discover_core.cli_labels import labels as labels_group
 from discover_core.pipeline import load_pipeline
-from discover_llm.fakes import FakeOllama, FakeOpenAI, labels_reply, openai_error
+from discover_llm.fakes import FakeOllama, FakeOpenAI, Reply, labels_reply, openai_error
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +105,7 @@ def test_freeze_of_several_tasks_into_a_folder(tmp_path, capsys):
     (openai_error(401, "bad key"), "refused the API key (401)"),
     (openai_error(404, "no such model"), "model 'gpt-4o' not found"),
     (openai_error(429, "slow down"), "rate limiting requests (429), still after 0 retries"),
+    (Reply(raw=b'{"id": "chatcmpl-1", "choi'), "answered with a body that is not a chat completion: invalid JSON"),
 ])
 def test_failures_exit_2_with_one_message(tmp_path, capsys, reply, message, secret):
     with FakeOpenAI(lambda body: reply) as oa:
@@ -112,6 +113,7 @@ def test_failures_exit_2_with_one_message(tmp_path, capsys, reply, message, secr
         assert main(["labels", "generate", "-c", cfg]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and secret not in err
+    assert not list((tmp_path / "cache").glob("labels/*"))
 
 
 def test_unknown_task(tmp_path, capsys):
