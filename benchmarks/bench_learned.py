@@ -1,10 +1,11 @@
 """The learned ``hyperprior`` codec: speed against compressai, rate accuracy, cost of chunks, rate–PSNR.
 
-    python benchmarks/bench_learned.py [--only speed,rate,chunks,quality] [--checkpoint builtin] [--repeat 3]
+    python benchmarks/bench_learned.py [--only speed,coder,rate,chunks,quality] [--checkpoint builtin] [--repeat 3]
 
 * ``speed``: encode/decode time of ``hyperprior`` against compressai's own ``MeanScaleHyperprior`` of the
   same size (N, M, no M(ẑ)) called directly (``compress``/``decompress``) on the same padded images, same
   process, one thread; figures are ratios (ours / compressai's).
+* ``coder``: the bounds-checked range coder against compressai's rANS coder on the same symbols and tables.
 * ``rate``: actual bytes of every chunk against the model's estimate (sum of −log2 likelihoods).
 * ``chunks``: bytes and time of coding the latent as 1, 4 and 16 region chunks (+ rest) against one piece.
 * ``quality``: the checkpoint's rate–PSNR against JPEG and AVIF (Pillow, quality sweeps) on the six demo
@@ -72,7 +73,7 @@ def bench_speed(images, repeat: int) -> None:
         h, w = img.shape[:2]
         x = ours._image_tensor(img)
         te, enc = best(lambda: ours.encode(img, []), repeat)
-        td, _ = best(lambda: ours.decode((w, h), enc.params, enc.chunks, 1), repeat)
+        td, _ = best(lambda: ours.decode((w, h), enc.params, enc.chunks, ours.format_version), repeat)
         with torch.no_grad():
             tre, comp = best(lambda: ref.compress(x), repeat)
             trd, _ = best(lambda: ref.decompress(comp["strings"], comp["shape"]), repeat)
@@ -81,6 +82,49 @@ def bench_speed(images, repeat: int) -> None:
     r = np.asarray(ratios)
     print(f"\ngeometric mean ratio: encode {np.exp(np.log(r[:, 0]).mean()):.2f}, "
           f"decode {np.exp(np.log(r[:, 1]).mean()):.2f} (ours / compressai)")
+
+
+def bench_coder(images, codec, repeat: int) -> None:
+    """The latent's symbols of each photo coded in one string by compressai's rANS coder (what the codec used
+    up to format 1: it reads past the end of crafted strings) and by the bounds-checked range coder
+    (:mod:`discover_core.coding`, format 2): time and bytes, same symbols, same tables, same process."""
+    from compressai import ans
+
+    from discover_core.coding import TableCoder
+
+    gc = codec.net.gaussian_conditional
+    tables = TableCoder.of(gc)
+    cdfs, lengths = gc._quantized_cdf.tolist(), gc._cdf_length.reshape(-1).int().tolist()
+    offsets = gc._offset.reshape(-1).int().tolist()
+    print(f"\n## coder: compressai rANS vs bounds-checked range coder (latent y of the checkpoint), best of {repeat}\n")
+    print("| photo | symbols | rANS B | checked B | bytes ratio | encode ratio | decode ratio |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for name, img in images:
+        with torch.no_grad():
+            y = codec.analyse(img)
+            _, z_hat = codec.latent_coder.encode_side(y)
+            scales, means = codec.latent_coder.parameters(z_hat)
+        idx = gc.build_indexes(scales).reshape(-1).int()
+        sym = torch.round(y - means).reshape(-1).int()
+
+        def rans_encode():
+            return ans.RansEncoder().encode_with_indexes(sym.tolist(), idx.tolist(), cdfs, lengths, offsets)
+
+        def rans_decode(string):
+            return ans.RansDecoder().decode_with_indexes(string, idx.tolist(), cdfs, lengths, offsets)
+
+        tre, rs = best(rans_encode, repeat)
+        trd, _ = best(lambda: rans_decode(rs), repeat)
+        tce, cs = best(lambda: tables.encode(sym.numpy(), idx.numpy()), repeat)
+        tcd, back = best(lambda: tables.decode(cs, idx.numpy(), "y"), repeat)
+        assert (back == sym.numpy()).all()
+        ratios.append((len(cs) / len(rs), tce / tre, tcd / trd))
+        print(f"| {name} | {len(sym)} | {len(rs)} | {len(cs)} | {len(cs) / len(rs):.4f} | {tce / tre:.2f} | "
+              f"{tcd / trd:.2f} |")
+    r = np.asarray(ratios)
+    g = np.exp(np.log(r).mean(0))
+    print(f"\ngeometric mean (checked / rANS): bytes {g[0]:.4f}, encode time {g[1]:.2f}, decode time {g[2]:.2f}")
 
 
 def bench_rate(images, codec) -> None:
@@ -114,7 +158,7 @@ def bench_chunks(images, codec, repeat: int) -> None:
         for k in (0, 1, 4, 16):
             regions = grid_regions(w, h, k) if k else []
             te, enc = best(lambda: codec.encode(img, regions), repeat)
-            td, _ = best(lambda: codec.decode((w, h), enc.params, enc.chunks, 1), repeat)
+            td, _ = best(lambda: codec.decode((w, h), enc.params, enc.chunks, codec.format_version), repeat)
             size = sum(len(c.payload) for c in enc.chunks)
             base = base or (size, te, td)
             print(f"| {name} | {k or 'one piece'} | {len(enc.chunks)} | {size} | {size / base[0]:.4f} | "
@@ -154,7 +198,7 @@ def bench_quality(images, codec) -> None:
     for name, img in images:
         h, w = img.shape[:2]
         enc = codec.encode(img, [])
-        out = codec.decode((w, h), enc.params, enc.chunks, 1).coarse
+        out = codec.decode((w, h), enc.params, enc.chunks, codec.format_version).coarse
         bpp, p = 8 * sum(len(c.payload) for c in enc.chunks) / (w * h), psnr(out, img)
         jc, ac = _curve(img, "jpeg", range(1, 100, 2)), _curve(img, "avif", [0, 1, 2, 4, 8] + list(range(12, 100, 6)))
         jb, ab = _bpp_at(jc, p), _bpp_at(ac, p)
@@ -176,7 +220,7 @@ def bench_quality(images, codec) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="speed,rate,chunks,quality")
+    ap.add_argument("--only", default="speed,coder,rate,chunks,quality")
     ap.add_argument("--checkpoint", default="builtin", help="checkpoint of rate/chunks/quality")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--photos", default=",".join(HELD_OUT))
@@ -184,9 +228,11 @@ def main() -> None:
     torch.set_num_threads(1)
     only = set(args.only.split(","))
     images = [(n, i) for n, i in photos() if n.split(".")[0] in args.photos.split(",")]
-    codec = model(args.checkpoint) if only & {"rate", "chunks", "quality"} else None
+    codec = model(args.checkpoint) if only & {"coder", "rate", "chunks", "quality"} else None
     if "speed" in only:
         bench_speed(images, args.repeat)
+    if "coder" in only:
+        bench_coder(images, codec, args.repeat)
     if "rate" in only:
         bench_rate(images, codec)
     if "chunks" in only:

@@ -12,7 +12,7 @@ import json
 import threading
 from typing import Any, Callable, TypeVar
 
-from .errors import DiscoverError, PluginBug
+from .errors import DiscoverError, OutOfMemory, PluginBug, is_out_of_memory
 from .interfaces import Component, Context, Options
 from .plugins import Registration, Registry
 
@@ -23,7 +23,7 @@ _lock = threading.RLock()
 
 def _key(reg: Registration, options: Options, context: Context) -> tuple:
     return (reg.kind, reg.qualified, reg.version, json.dumps(options.model_dump(mode="json"), sort_keys=True),
-            context.device, str(context.base_dir.resolve()), context.seed, str(context.cache_dir))
+            context.device, str(context.base_dir.resolve()), context.seed, str(context.cache_dir), context.max_memory)
 
 
 def build(registry: Registry, kind: str, name: str, options: Options, context: Context) -> Component:
@@ -60,10 +60,19 @@ def call(who: Component | Registration, action: str, fn: Callable[..., T], *args
     """``fn(*args)``; an exception that is not a :class:`DiscoverError` becomes a :class:`PluginBug` of ``who``."""
     try:
         return fn(*args, **kwargs)
-    except (DiscoverError, PluginBug, KeyboardInterrupt):
+    except (DiscoverError, PluginBug, KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
-    except Exception as exc:  # noqa: BLE001 - anything else is the plugin's own bug (or out of memory)
+    except BaseException as exc:  # noqa: BLE001 - the plugin's own bug, a native panic, or out of memory
+        if is_out_of_memory(exc):
+            raise OutOfMemory(_who(who), action, exc) from exc
         raise bug(who, action, exc) from exc
+
+
+def _who(who: Component | Registration) -> str:
+    reg = who if isinstance(who, Registration) else registration(who)
+    kind, name = (reg.kind, reg.name) if reg is not None else (getattr(type(who), "kind", "component"),
+                                                                getattr(type(who), "name", type(who).__name__))
+    return f"{kind.replace('_', ' ')} '{name}'"
 
 
 def bug(who: Component | Registration, action: str, exc: BaseException) -> PluginBug:

@@ -17,7 +17,7 @@ from rich.table import Table
 from . import __version__
 from .bitstream import Stream
 from .config import json_schema, load_config
-from .errors import ConfigError, DiscoverError, InputError, PluginBug
+from .errors import ConfigError, DiscoverError, InputError, OutOfMemory, PluginBug, is_out_of_memory
 from .images import atomic_save_image, atomic_write_bytes, load_image, restore_mode
 from .interfaces import KINDS
 from .plugins import get_registry
@@ -284,21 +284,26 @@ def _parse_options(pairs: tuple[str, ...], options_file: Path | None) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["png", "webp", "jpg"]), default="png", show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
 @click.option("--seed", default=0, show_default=True, help="Seed of generative composers.")
+@click.option("--max-memory", "max_memory", metavar="SIZE", default=None,
+              help="Memory a decoder may ask for, e.g. 8GB (default 2GB, or $DISCOVER_MAX_MEMORY); streams "
+                   "that would need more are refused.")
 def decode(streams: tuple[Path, ...], out_dir: Path, composer: str | None, option_pairs: tuple[str, ...],
-           options_file: Path | None, fmt: str, device: str, seed: int) -> None:
+           options_file: Path | None, fmt: str, device: str, seed: int, max_memory: str | None) -> None:
     """Decode full or partial streams into pictures.
 
     The entropy model and composer are the ones each stream records (built
     once for all streams); --composer, --option and --options choose the
     composer and its decode-time options.
     """
+    from .budget import default_budget, parse_size
     from .interfaces import Context
     from .pipeline import compose, composer_for, decode_content, decoder_for
 
+    budget_bytes = parse_size(max_memory) if max_memory is not None else default_budget()
     targets = dict(zip(streams, _outputs(streams, out_dir, "." + fmt)))
     output_folder(out_dir)
     registry = get_registry()
-    context = Context(device=device, seed=seed)
+    context = Context(device=device, seed=seed, max_memory=budget_bytes)
     options = _parse_options(option_pairs, options_file)
 
     def components(stream: Stream):
@@ -426,6 +431,16 @@ def _add_subcommands() -> None:
 _add_subcommands()
 
 
+def main_error(exc: DiscoverError) -> int:
+    """Print a user error (its traceback only with --debug); its exit code."""
+    if _state["debug"]:
+        traceback.print_exc()
+    console.print(f"[red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
+    if exc.hint:
+        console.print(f"  hint: {exc.hint}", markup=False)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="discover", standalone_mode=False)
@@ -436,12 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except DiscoverError as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        console.print(f"[red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
-        if exc.hint:
-            console.print(f"  hint: {exc.hint}", markup=False)
-        return exc.exit_code
+        return main_error(exc)
     except PluginBug as exc:
         if _state["debug"]:
             traceback.print_exc()
@@ -453,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001 - includes a native extension's panic (a BaseException)
+        if is_out_of_memory(exc):
+            return main_error(OutOfMemory("discover", "running", exc))
         if _state["debug"]:
             traceback.print_exc()
         else:

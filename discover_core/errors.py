@@ -65,6 +65,25 @@ class PayloadError(StreamError):
     """
 
 
+class OutOfMemory(DiscoverError):
+    """The machine could not give what a step asked for (exit 2: a smaller input, or more memory, fixes it)."""
+
+    def __init__(self, who: str, action: str, error: BaseException):
+        detail = str(error).strip() or "the size asked for is not known"
+        self.error = error
+        super().__init__(f"{who} ran out of memory while {action} ({type(error).__name__}: {detail})",
+                         "decode on a machine with more memory, or refuse such inputs with a lower budget "
+                         "(discover decode --max-memory)")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A ``MemoryError``, or torch's CPU allocator failing (a ``RuntimeError`` naming the bytes it tried)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
 class PluginBug(Exception):
     """An unexpected exception inside a plugin: shown as a bug of that plugin, not as the user's fault.
 

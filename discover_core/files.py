@@ -96,7 +96,8 @@ def read_stream_file(path: str | Path, max_bytes: int = MAX_STREAM_BYTES):
             if size > max_bytes:
                 raise StreamError(f"{path} is {size} bytes, more than the {max_bytes} a stream may have",
                                   "this is not a stream discover wrote; check the file")
-            data = head + f.read(max_bytes + 1 - len(head))
+            # What the file holds (plus one byte, to notice a file that grew), never the maximum.
+            data = head + f.read(max(0, min(size, max_bytes) + 1 - len(head)))
         except OSError as exc:
             raise _os_error(path, exc, "stream") from None
     if len(data) > max_bytes:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from . import budget
 from .errors import DiscoverError, ExtraMissingError
 
 KINDS = ("label_source", "grounder", "entropy_model", "composer", "task_head")
@@ -225,6 +226,14 @@ class Context:
     """Seed for anything random (sampling, dropout at test time); the same seed gives the same output."""
     cache_dir: Path = field(default_factory=default_cache_dir)
     """Where components keep what they compute once (label lists, fingerprints, fetched model files)."""
+    max_memory: int = field(default_factory=budget.default_budget)
+    """Bytes a decoder's estimated working set may take (:mod:`discover_core.budget`); above it the decode is
+    refused before anything is allocated."""
+
+    def require_memory(self, need: float, what: str) -> None:
+        """Refuse ``what`` with a :class:`discover_core.budget.MemoryBudgetError` if it needs more than
+        :attr:`max_memory` bytes."""
+        budget.require(self.max_memory, need, what)
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()

@@ -320,6 +320,13 @@ def _build_from_record(registry: Registry, kind: str, rec: ComponentRecord, cont
     if named_files:
         raise StreamError(f"the stream's {label} options name files ({', '.join(named_files)}); a stream may "
                           f"never name a file to read", "the stream was crafted or written by a faulty encoder")
+    allowed = cls.decoder_options
+    foreign = sorted(set(rec.options) - set(allowed)) if allowed is not None else []
+    if foreign:
+        raise StreamError(f"the stream's {label} options set {', '.join(foreign)}, which a stream may not set "
+                          f"('{rec.plugin}' reads only {', '.join(allowed) or 'none'} from a stream; the rest comes "
+                          f"from the decoder's own options and weights)",
+                          "the stream was crafted or written by a faulty encoder")
     if not cls.reads(rec.format_version):
         lo, hi = cls.reads_format_versions or (cls.format_version, cls.format_version)
         raise StreamError(f"the stream's {label} '{rec.plugin}' wrote format {rec.format_version}; the installed "

@@ -55,6 +55,8 @@ class CompressaiZoo(WholeImage):
     requires = ("torch", "compressai")
     extra = "learned"
     decoder_options = ("model", "quality", "metric")
+    format_version = 2
+    """2: strings range-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 was compressai's rANS."""
 
     class Options(Options):
         model: Literal[ZOO] = Field("bmshj2018-hyperprior", description="compressai zoo architecture")
@@ -87,7 +89,9 @@ class CompressaiZoo(WholeImage):
             raise WeightsError(f"{self.path} does not fit compressai {o.model} quality {o.quality}: "
                                f"{str(exc).splitlines()[0]}", "check model and quality") from None
         net.update(force=True)
-        self.net = net.eval()
+        from .checked_ar import checked
+
+        self.net = checked(net).eval()  # compressai's rANS decoder reads past the end of crafted strings
 
     def weights_fingerprint(self) -> str:
         from discover_core.weights import fingerprint

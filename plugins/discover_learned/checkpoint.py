@@ -139,9 +139,14 @@ def read_arch(path: Path) -> Arch:
                            "keep the .json written with the checkpoint next to it") from None
 
 
+def is_zoo(path: Path) -> bool:
+    """Whether ``path`` is a compressai zoo state dict (its architecture comes from its tensors' shapes)."""
+    return path.suffix in ZOO_SUFFIXES or path.name.endswith(".pth.tar")
+
+
 def load(path: Path) -> CodecNet:
     """Build the network a checkpoint file describes and load its weights and tables."""
-    if path.suffix in ZOO_SUFFIXES or path.name.endswith(".pth.tar"):
+    if is_zoo(path):
         return import_zoo(path)
     from safetensors import SafetensorError
     from safetensors.torch import load_file

@@ -11,6 +11,7 @@ import numpy as np
 from discover_core.errors import ConfigError, PayloadError, WeightsError
 from discover_core.interfaces import Chunk, Decoded, Encoded, EntropyModel, Latent, Region
 
+from . import memory
 from .layout import REST, arrived_map, chunk_map, grid_size, layout_params, plan_chunks, read_layout
 from .options import ARCH_FIELDS, ElicOptions, LearnedOptions
 
@@ -24,7 +25,9 @@ class LearnedEntropyModel(EntropyModel):
     kind_name: ClassVar[str] = "hyperprior"
     requires = ("torch", "compressai", "safetensors")
     extra = "learned"
-    format_version = 1
+    format_version = 2
+    """2: strings range-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 (compressai's rANS,
+    which reads past the end of crafted strings) is refused."""
     Options = LearnedOptions
     decoder_options = ("quality", "target", "channels", "latent_channels", "global_channels", "seed")
 
@@ -63,6 +66,9 @@ class LearnedEntropyModel(EntropyModel):
         if o.checkpoint is None:
             arch = Arch(kind=self.kind_name, groups=self._groups(o), **{
                 f: (getattr(o, f) if getattr(o, f) is not None else DEFAULTS[f]) for f in ARCH_FIELDS})
+            self.context.require_memory(memory.FLOAT * 2 * memory.parameters(arch),
+                                        f"building a '{self.kind_name}' network with {arch.channels}/"
+                                        f"{arch.latent_channels}/{arch.global_channels} channels")
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(o.seed)
                 net = checkpoint.build(arch)
@@ -71,9 +77,13 @@ class LearnedEntropyModel(EntropyModel):
             self._fingerprint = checkpoint.state_fingerprint(self.net)
         else:
             path = checkpoint.resolve(o.checkpoint, self.context, o.quality)
+            zoo = checkpoint.is_zoo(path)
+            if not zoo:
+                self._check_arch(path, checkpoint.read_arch(path))  # before any network is built
             self.net = checkpoint.load(path)
             self._fingerprint = checkpoint.file_fingerprint(path, self.context)
-            self._check_arch(path)
+            if zoo:
+                self._check_arch(path, self.net.arch)
         # Coding runs on the CPU whatever the context's device: the entropy parameters must come out
         # bit-identical at encoder and decoder (training moves the network to the device itself).
         self.device = torch.device("cpu")
@@ -87,8 +97,8 @@ class LearnedEntropyModel(EntropyModel):
 
         return HyperpriorLatent(self.net)
 
-    def _check_arch(self, path: Path) -> None:
-        arch = self.net.arch
+    def _check_arch(self, path: Path, arch) -> None:
+        """The options against the checkpoint's recorded architecture (its JSON), before anything is built."""
         if arch.kind != self.kind_name:
             raise WeightsError(f"checkpoint {path} is a '{arch.kind}' model, not '{self.kind_name}'",
                                f"use it with entropy model '{arch.kind}'")
@@ -187,11 +197,17 @@ class LearnedEntropyModel(EntropyModel):
     def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
                format_version: int = 1) -> Decoded:
         if not type(self).reads(format_version):
+            if format_version < self.format_version:
+                raise PayloadError(f"'{self.name}' streams of format version {format_version} (compressai's rANS "
+                                   f"strings, whose decoder is not bounds-checked) are no longer read; this version "
+                                   f"reads {self.format_version}", "encode the image again with this version")
             raise PayloadError(f"'{self.name}' streams of format version {format_version} cannot be read here "
                                f"(this version reads {self.format_version})", "upgrade discover-codec")
         from .model import threads
 
         w, h = size
+        self.context.require_memory(memory.decode_bytes(self.net.arch, w, h),
+                                    f"decoding this {w}x{h} '{self.name}' stream")
         y_hat, z_hat, arrived = self.decode_latent(size, params, chunks)
         with self._torch.no_grad(), threads(self.options.threads):
             out = self.net.synthesize(y_hat, z_hat)[0].float().cpu()
@@ -242,10 +258,10 @@ class Elic(LearnedEntropyModel):
 
         return ElicLatent(self.net)
 
-    def _check_arch(self, path: Path) -> None:
-        super()._check_arch(path)
-        if self.options.groups and tuple(self.options.groups) != self.net.arch.groups:
-            raise WeightsError(f"checkpoint {path} has channel groups {list(self.net.arch.groups)}, "
+    def _check_arch(self, path: Path, arch) -> None:
+        super()._check_arch(path, arch)
+        if self.options.groups and tuple(self.options.groups) != arch.groups:
+            raise WeightsError(f"checkpoint {path} has channel groups {list(arch.groups)}, "
                                f"not {list(self.options.groups)}", "leave groups out (null)")
 
 

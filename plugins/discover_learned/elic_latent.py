@@ -1,4 +1,4 @@
-"""Chunked coding of ELIC's grouped checkerboard latent: one rANS string per chunk.
+"""Chunked coding of ELIC's grouped checkerboard latent: one range-coded string per chunk.
 
 Each chunk's string holds, in order, every (group, pass) of its positions: anchors of group 0, the others of
 group 0, anchors of group 1, ... The coder runs the passes over the whole latent map, so encoder and decoder
@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from compressai import ans
+from discover_core.coding import check_consumed, finish, open_string
 
-from .coding import check_string
 from .elic_net import ElicNet, anchor_mask
 from .latent import HyperpriorLatent
 from .model import threads
@@ -55,7 +54,9 @@ class ElicLatent(HyperpriorLatent):
             hyper = self.net.h_s(z_hat)
         gc = self.net.gaussian_conditional
         chunk_of = torch.from_numpy(cmap.reshape(-1).astype(np.int64))
-        encoders = [ans.BufferedRansEncoder() for _ in range(n_chunks)]
+        import constriction
+
+        encoders = [constriction.stream.queue.RangeEncoder() for _ in range(n_chunks)]
         used = [False] * n_chunks
         c = self.y_coder
 
@@ -67,14 +68,12 @@ class ElicLatent(HyperpriorLatent):
             for i in range(n_chunks):
                 pos = torch.nonzero(flat & (chunk_of == i)).flatten()
                 if len(pos):
-                    encoders[i].encode_with_indexes(sym[:, pos].int().reshape(-1).tolist(),
-                                                    idx[:, pos].reshape(-1).tolist(), c.cdfs, c.lengths,
-                                                    c.offsets)
+                    c.encode_into(encoders[i], sym[:, pos].int(), idx[:, pos])
                     used[i] = True
             return (sym + means)[:, flat]
 
         self._passes(hyper, self._ids(cmap), decide)
-        return side, [bytes(e.flush()) if used[i] else None for i, e in enumerate(encoders)]
+        return side, [finish(e) if used[i] else None for i, e in enumerate(encoders)]
 
     def decode(self, side, grid, cmap, strings):
         z_hat = self.decode_side(side, self.z_shape(grid))
@@ -84,23 +83,21 @@ class ElicLatent(HyperpriorLatent):
         chunk_of = torch.from_numpy(cmap.reshape(-1).astype(np.int64))
         decoders = {}
         for i, (name, s) in strings.items():
-            check_string(s, name)
-            d = ans.RansDecoder()
-            d.set_stream(s)
-            decoders[i] = d
+            decoders[i] = (name, open_string(s, name))
         c = self.y_coder
 
         def decide(k, phase, scales, means, flat):
             idx = gc.build_indexes(scales)
             out = means.clone()
-            for i, d in sorted(decoders.items()):
+            for i, (name, d) in sorted(decoders.items()):
                 pos = torch.nonzero(flat & (chunk_of == i)).flatten()
                 if len(pos):
-                    vals = d.decode_stream(idx[:, pos].reshape(-1).tolist(), c.cdfs, c.lengths, c.offsets)
-                    out[:, pos] = torch.tensor(vals, dtype=torch.float32).reshape(len(idx), len(pos)) + means[:, pos]
+                    out[:, pos] = c.decode_from(d, idx[:, pos], name).float() + means[:, pos]
             return out[:, flat]
 
         y_hat = self._passes(hyper, self._ids(cmap), decide)
+        for name, d in decoders.values():
+            check_consumed(d, name)
         return y_hat, z_hat
 
     def estimate(self, y, cmap, n_chunks, z=None, exact=False):

@@ -12,7 +12,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .coding import Coder, check_string, positions
+from discover_core.coding import use_checked_coder
+
+from .coding import Coder, positions
 from .model import CodecNet, threads
 
 
@@ -21,6 +23,7 @@ class HyperpriorLatent:
 
     def __init__(self, net: CodecNet):
         self.net = net
+        use_checked_coder(net, "hyperprior")  # the side string goes through the bounds-checked coder too
         self.y_coder = Coder(net.gaussian_conditional)
         self.z_coder = Coder(net.entropy_bottleneck)
 
@@ -35,7 +38,6 @@ class HyperpriorLatent:
         return string, self.decode_side(string, z.shape[-2:])
 
     def decode_side(self, string: bytes, shape: Sequence[int]) -> torch.Tensor:
-        check_string(string, "hyperprior")
         return self.net.entropy_bottleneck.decompress([string], tuple(shape))
 
     def parameters(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

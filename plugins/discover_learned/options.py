@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -30,7 +30,7 @@ class LearnedOptions(Options):
                                         description="channels of M(ẑ), the global information from the "
                                                     "hyperprior fed to g_s; 0 disables it "
                                                     "(null: the checkpoint's; 64)")
-    seed: int = Field(0, description="seed of the initial weights when checkpoint is null")
+    seed: int = Field(0, ge=0, lt=2 ** 63, description="seed of the initial weights when checkpoint is null")
     threads: int = Field(1, ge=1, le=64, description="torch threads of the transforms (the entropy "
                                                      "parameters always run on one, so streams decode alike)")
 
@@ -40,6 +40,6 @@ class ElicOptions(LearnedOptions):
         None, json_schema_extra=PATH_OPTION,
         description="weights: a .safetensors file with its .json, a folder of quality-N.safetensors, or a hub "
                     "id; null: initial weights from `seed`")
-    groups: tuple[int, ...] | None = Field(
-        None, description="channel groups of y, summing to latent_channels (null: the checkpoint's; "
+    groups: tuple[Annotated[int, Field(ge=1, le=1024)], ...] | None = Field(
+        None, min_length=1, max_length=64, description="channel groups of y, summing to latent_channels (null: the checkpoint's; "
                           "ELIC's 16, 16, 32, 64, rest)")

@@ -53,7 +53,7 @@ def test_a_damaged_payload_is_a_stream_error(name):
         p.decode(bad.to_bytes())
 
 
-@pytest.mark.parametrize("model", ["bmshj2018-factorized", "bmshj2018-hyperprior"])
+@pytest.mark.parametrize("model", ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018"])
 def test_compressai_zoo_model_from_a_weights_file(tmp_path, model):
     import torch
     from compressai.zoo import models

@@ -54,10 +54,10 @@ def test_full_and_partial_streams(make, trained_controlnet):
     side = [c for c in enc.chunks if c.kind == "side"]
     content = [c for c in enc.chunks if c.kind == "content"]
     comp = make(controlnet=str(trained_controlnet), paste_pixels=True)
-    full = model.decode(size, enc.params, enc.chunks, 1)
-    part = model.decode(size, enc.params, side + content[:1], 1)
+    full = model.decode(size, enc.params, enc.chunks, model.format_version)
+    part = model.decode(size, enc.params, side + content[:1], model.format_version)
     assert full.latent.space == "sd-vae" and full.latent.arrived.all() and not part.latent.arrived.all()
-    for decoded in (full, part, model.decode(size, enc.params, side, 1)):
+    for decoded in (full, part, model.decode(size, enc.params, side, model.format_version)):
         picture = comp.compose(dataclasses.replace(decoded, labels=tuple(content[0].labels)))
         assert picture.shape == (96, 128, 3)
         w, h = size

@@ -109,7 +109,7 @@ def test_half_precision_export_codes_like_the_loaded_model(saved, build_model, i
     b = build_model(checkpoint=str(small), channels=None, latent_channels=None, global_channels=None)
     ea = a.encode(image, regions)
     assert [c.payload for c in ea.chunks] == [c.payload for c in b.encode(image, regions).chunks]
-    assert a.decode((256, 192), ea.params, ea.chunks, 1).coarse.shape == (192, 256, 3)
+    assert a.decode((256, 192), ea.params, ea.chunks, a.format_version).coarse.shape == (192, 256, 3)
 
 
 def test_produces_for_reads_the_checkpoint_target(tmp_path, build_model):

@@ -71,10 +71,10 @@ def test_decoded_pixels_and_missing_area(tiny, image, regions):
     encoded = tiny.encode(image, regions)
     side = [c for c in encoded.chunks if c.kind == "side"]
     one = [c for c in encoded.chunks if c.name == "region-1"]
-    full = tiny.decode(SIZE, encoded.params, encoded.chunks, 1)
+    full = tiny.decode(SIZE, encoded.params, encoded.chunks, tiny.format_version)
     assert full.representation == "pixels" and full.coarse.shape == (SIZE[1], SIZE[0], 3)
     assert full.coarse.dtype == np.uint8 and full.missing is None and full.patches == []
-    part = tiny.decode(SIZE, encoded.params, side + one, 1)
+    part = tiny.decode(SIZE, encoded.params, side + one, tiny.format_version)
     assert part.missing.shape == (SIZE[1], SIZE[0])
     x0, y0, x1, y1 = one[0].boxes[0]
     assert not part.missing[y0:y1, x0:x1].any(), "the region that arrived is not missing"
@@ -84,16 +84,52 @@ def test_decoded_pixels_and_missing_area(tiny, image, regions):
 def test_damaged_payloads_are_payload_errors(tiny, image, regions):
     encoded = tiny.encode(image, regions)
     chunks = list(encoded.chunks)
-    short = [c if c.name != "region-0" else type(c)(c.kind, c.name, c.payload[:4], c.labels, c.boxes)
-             for c in chunks]
-    with pytest.raises(PayloadError, match="region-0"):
-        tiny.decode(SIZE, encoded.params, short, 1)
+
+    def replaced(name, payload):
+        return [c if c.name != name else type(c)(c.kind, c.name, payload, c.labels, c.boxes) for c in chunks]
+
+    region = next(c for c in chunks if c.name == "region-0")
+    with pytest.raises(PayloadError, match="region-0.*32-bit words"):
+        tiny.decode(SIZE, encoded.params, replaced("region-0", region.payload + b"\0"), tiny.format_version)
+    with pytest.raises(PayloadError, match="region-0.*more bytes than its symbols"):
+        tiny.decode(SIZE, encoded.params, replaced("region-0", region.payload + b"\xff" * 8), tiny.format_version)
     with pytest.raises(PayloadError, match="side chunk"):
-        tiny.decode(SIZE, encoded.params, [c for c in chunks if c.kind == "content"], 1)
+        tiny.decode(SIZE, encoded.params, [c for c in chunks if c.kind == "content"], tiny.format_version)
     with pytest.raises(PayloadError, match="layout"):
-        tiny.decode(SIZE, {"layout": [["region-0", [[0, 0, 99, 99]]]]}, chunks, 1)
+        tiny.decode(SIZE, {"layout": [["region-0", [[0, 0, 99, 99]]]]}, chunks, tiny.format_version)
+    with pytest.raises(PayloadError, match="format version 1 .*not bounds-checked"):
+        tiny.decode(SIZE, encoded.params, chunks, 1)
     with pytest.raises(PayloadError, match="format version"):
-        tiny.decode(SIZE, encoded.params, chunks, 2)
+        tiny.decode(SIZE, encoded.params, chunks, tiny.format_version + 1)
+
+
+@pytest.mark.parametrize("codec", ["hyperprior", "elic"])
+def test_crafted_strings_never_read_outside_their_bytes(codec, build_model, image, regions):
+    """Every cut of every string, and 0xFF / zero / random strings of many lengths, either decode (to the
+    bounded values a string of those bytes holds) or are a PayloadError naming the chunk: compressai's rANS
+    decoder read past such strings' end (SIGSEGV); the range coder reads only what it is given."""
+    import numpy as np
+
+    from discover_learned.component import Elic
+
+    model = build_model(Elic) if codec == "elic" else build_model()
+    encoded = model.encode(image, regions)
+    chunks = list(encoded.chunks)
+    rng = np.random.default_rng(0)
+    for target in ("hyperprior", "region-1", "rest"):
+        whole = next(c for c in chunks if c.name == target).payload
+        payloads = [whole[:n] for n in range(0, len(whole), 4)]
+        payloads += [fill * n for n in (4, 8, 12, 64, 4096) for fill in (b"\xff", b"\x00")]
+        payloads += [rng.bytes(n) for n in (8, 16, 256)]
+        for payload in payloads:
+            crafted = [c if c.name != target else type(c)(c.kind, c.name, payload, c.labels, c.boxes)
+                       for c in chunks]
+            try:
+                out = model.decode(SIZE, encoded.params, crafted, model.format_version)
+            except PayloadError as exc:
+                assert "chunk" in str(exc)
+            else:
+                assert out.coarse.shape == (SIZE[1], SIZE[0], 3)
 
 
 def test_no_regions_gives_one_rest_chunk(tiny, image):
@@ -107,5 +143,5 @@ def test_odd_sizes(tiny, size):
 
     img = samples.sample_image(*size)
     encoded = tiny.encode(img, samples.sample_regions(*size))
-    out = tiny.decode(size, encoded.params, encoded.chunks, 1)
+    out = tiny.decode(size, encoded.params, encoded.chunks, tiny.format_version)
     assert out.coarse.shape == (size[1], size[0], 3)

@@ -21,12 +21,12 @@ def test_sd_latent_target_decodes_to_an_sd_vae_latent(image, regions, tiny_vae):
     assert Hyperprior.produces_for(model.options) == ("latent", "sd-vae")
     h, w = image.shape[:2]
     encoded = model.encode(image, regions)
-    full = model.decode((w, h), encoded.params, encoded.chunks, 1)
+    full = model.decode((w, h), encoded.params, encoded.chunks, model.format_version)
     assert full.representation == "latent" and full.coarse is None and full.missing is None
     lat = full.latent
     assert lat.space == "sd-vae" and lat.stride == 8 and lat.values.shape == (4, -(-h // 8), -(-w // 8))
     assert lat.values.dtype == np.float32 and lat.arrived.all()
-    part = model.decode((w, h), encoded.params, encoded.chunks[:2], 1)
+    part = model.decode((w, h), encoded.params, encoded.chunks[:2], model.format_version)
     assert part.latent.arrived.shape == lat.arrived.shape and 0 < part.latent.arrived.mean() < 1
     assert part.missing.shape == (h, w)
     composer = Plain(Plain.Options(vae=str(tiny_vae)))
@@ -117,5 +117,5 @@ def test_elic_sd_latent_target():
     model = Elic(Elic.Options(**SD))
     img = samples.sample_image(96, 64)
     enc = model.encode(img, samples.sample_regions())
-    out = model.decode((96, 64), enc.params, enc.chunks, 1)
+    out = model.decode((96, 64), enc.params, enc.chunks, model.format_version)
     assert out.representation == "latent" and out.latent.values.shape == (4, 8, 12)

@@ -54,7 +54,7 @@ def test_a_few_steps_lower_the_loss(tmp_path, folder):
 
     def psnr(model):
         e = model.encode(img, [])
-        return samples.psnr(model.decode((160, 128), e.params, e.chunks, 1).coarse, img)
+        return samples.psnr(model.decode((160, 128), e.params, e.chunks, model.format_version).coarse, img)
 
     trained = Hyperprior(Hyperprior.Options(checkpoint=str(written[0])))
     untrained = Hyperprior(Hyperprior.Options(**TINY))
