@@ -5,7 +5,7 @@
 * ``speed``: encode/decode time of ``hyperprior`` against compressai's own ``MeanScaleHyperprior`` of the
   same size (N, M, no M(ẑ)) called directly (``compress``/``decompress``) on the same padded images, same
   process, one thread; figures are ratios (ours / compressai's).
-* ``coder``: the bounds-checked range coder against compressai's rANS coder on the same symbols and tables.
+* ``coder``: the bounds-checked ANS coder against compressai's rANS coder on the same symbols and tables.
 * ``rate``: actual bytes of every chunk against the model's estimate (sum of −log2 likelihoods).
 * ``chunks``: bytes and time of coding the latent as 1, 4 and 16 region chunks (+ rest) against one piece.
 * ``quality``: the checkpoint's rate–PSNR against JPEG and AVIF (Pillow, quality sweeps) on the six demo
@@ -86,7 +86,7 @@ def bench_speed(images, repeat: int) -> None:
 
 def bench_coder(images, codec, repeat: int) -> None:
     """The latent's symbols of each photo coded in one string by compressai's rANS coder (what the codec used
-    up to format 1: it reads past the end of crafted strings) and by the bounds-checked range coder
+    up to format 1: it reads past the end of crafted strings) and by the bounds-checked ANS coder
     (:mod:`discover_core.coding`, format 2): time and bytes, same symbols, same tables, same process."""
     from compressai import ans
 
@@ -96,7 +96,7 @@ def bench_coder(images, codec, repeat: int) -> None:
     tables = TableCoder.of(gc)
     cdfs, lengths = gc._quantized_cdf.tolist(), gc._cdf_length.reshape(-1).int().tolist()
     offsets = gc._offset.reshape(-1).int().tolist()
-    print(f"\n## coder: compressai rANS vs bounds-checked range coder (latent y of the checkpoint), best of {repeat}\n")
+    print(f"\n## coder: compressai rANS vs bounds-checked ANS coder (latent y of the checkpoint), best of {repeat}\n")
     print("| photo | symbols | rANS B | checked B | bytes ratio | encode ratio | decode ratio |")
     print("|---|---|---|---|---|---|---|")
     ratios = []

@@ -3,7 +3,7 @@
 Their ``_compress_ar`` / ``_decompress_ar`` call compressai's rANS coder directly (its own FIXME: "we don't
 respect the default entropy coder"), and that decoder reads past the end of a crafted string. This subclass
 redoes the two loops as compressai writes them, coding each position's symbols with
-:class:`discover_core.coding.TableCoder` (one range-coded string; every position's symbols in one call, so the
+:class:`discover_core.coding.TableCoder` (one ANS-coded string; every position's symbols in one call, so the
 decoder, which learns a position's tables only after decoding the ones before it, reads them back in order).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from discover_core.coding import TableCoder, check_consumed, finish, open_string
+from discover_core.coding import StringEncoder, TableCoder, check_consumed, open_string
 
 
 class CheckedAutoregressive:
@@ -24,10 +24,8 @@ class CheckedAutoregressive:
         return self.entropy_parameters(torch.cat((p, ctx_p), dim=1)).chunk(2, 1)
 
     def _compress_ar(self, y_hat, params, height, width, kernel_size, padding):
-        import constriction
-
         coder = TableCoder.of(self.gaussian_conditional)
-        encoder = constriction.stream.queue.RangeEncoder()
+        encoder = StringEncoder()
         masked_weight = self.context_prediction.weight * self.context_prediction.mask
         for h in range(height):
             for w in range(width):
@@ -38,7 +36,7 @@ class CheckedAutoregressive:
                 y_q = self.gaussian_conditional.quantize(y_crop[:, :, padding, padding], "symbols", means_hat)
                 y_hat[:, :, h + padding, w + padding] = y_q + means_hat
                 coder.encode_into(encoder, y_q.reshape(-1).numpy(), indexes.reshape(-1).numpy())
-        return finish(encoder)
+        return encoder.finish()
 
     def _decompress_ar(self, y_string, y_hat, params, height, width, kernel_size, padding):
         coder = TableCoder.of(self.gaussian_conditional)

@@ -56,7 +56,7 @@ class CompressaiZoo(WholeImage):
     extra = "learned"
     decoder_options = ("model", "quality", "metric")
     format_version = 2
-    """2: strings range-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 was compressai's rANS."""
+    """2: strings ANS-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 was compressai's rANS."""
 
     class Options(Options):
         model: Literal[ZOO] = Field("bmshj2018-hyperprior", description="compressai zoo architecture")

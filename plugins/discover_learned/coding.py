@@ -1,5 +1,5 @@
 """Coding of the latent, one string per chunk, with the model's quantised tables and the core's bounds-checked
-range coder (:mod:`discover_core.coding`: compressai's rANS decoder reads past the end of crafted strings)."""
+ANS coder (:mod:`discover_core.coding`: compressai's rANS decoder reads past the end of crafted strings)."""
 
 from __future__ import annotations
 

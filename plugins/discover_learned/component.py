@@ -26,7 +26,7 @@ class LearnedEntropyModel(EntropyModel):
     requires = ("torch", "compressai", "safetensors")
     extra = "learned"
     format_version = 2
-    """2: strings range-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 (compressai's rANS,
+    """2: strings ANS-coded with the bounds-checked coder (:mod:`discover_core.coding`); 1 (compressai's rANS,
     which reads past the end of crafted strings) is refused."""
     Options = LearnedOptions
     decoder_options = ("quality", "target", "channels", "latent_channels", "global_channels", "seed")

@@ -1,4 +1,4 @@
-"""Chunked coding of ELIC's grouped checkerboard latent: one range-coded string per chunk.
+"""Chunked coding of ELIC's grouped checkerboard latent: one ANS-coded string per chunk.
 
 Each chunk's string holds, in order, every (group, pass) of its positions: anchors of group 0, the others of
 group 0, anchors of group 1, ... The coder runs the passes over the whole latent map, so encoder and decoder
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from discover_core.coding import check_consumed, finish, open_string
+from discover_core.coding import StringEncoder, check_consumed, open_string
 
 from .elic_net import ElicNet, anchor_mask
 from .latent import HyperpriorLatent
@@ -54,9 +54,7 @@ class ElicLatent(HyperpriorLatent):
             hyper = self.net.h_s(z_hat)
         gc = self.net.gaussian_conditional
         chunk_of = torch.from_numpy(cmap.reshape(-1).astype(np.int64))
-        import constriction
-
-        encoders = [constriction.stream.queue.RangeEncoder() for _ in range(n_chunks)]
+        encoders = [StringEncoder() for _ in range(n_chunks)]
         used = [False] * n_chunks
         c = self.y_coder
 
@@ -73,7 +71,7 @@ class ElicLatent(HyperpriorLatent):
             return (sym + means)[:, flat]
 
         self._passes(hyper, self._ids(cmap), decide)
-        return side, [finish(e) if used[i] else None for i, e in enumerate(encoders)]
+        return side, [e.finish() if used[i] else None for i, e in enumerate(encoders)]
 
     def decode(self, side, grid, cmap, strings):
         z_hat = self.decode_side(side, self.z_shape(grid))
