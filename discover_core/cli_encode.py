@@ -19,6 +19,7 @@ from .cli import (STREAM_SUFFIX, TABLE_ROWS, _expand_folders, _outputs, _run_eac
 from .cli_engine import engine_options
 from .errors import InputError
 from .images import atomic_write_bytes, load_image
+from .ratecontrol import LADDER, encode_at_agreement
 
 MANIFEST = ".discover-encode.json"
 
@@ -61,11 +62,24 @@ def _claim(out_dir: Path, fingerprint: str, resume: bool):
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components (cpu, cuda).")
 @click.option("--resume", is_flag=True, help="skip images whose stream is already in the folder (written by this "
                                              "same pipeline; another pipeline's folder is refused)")
+@click.option("--rate-control", "rate_control", type=click.Choice(["agreement"]), default=None,
+              help="closed-loop machine rate control: code each image at the lowest --ladder quality at which "
+                   "the pipeline's own task heads, run on each task's decoded part, agree with their answers on "
+                   "the original (local engine only)")
+@click.option("--min-agreement", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="with --rate-control: the agreement every head must reach (classification: same top-1; "
+                   "detection: the image's agreement AP)")
+@click.option("--ladder", default=",".join(str(q) for q in LADDER), show_default=True,
+              help="with --rate-control: the qualities (region_quality) searched")
 @engine_options
-def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str, resume: bool, engine) -> None:
+def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str, resume: bool,
+           rate_control: str | None, min_agreement: float, ladder: str, engine) -> None:
     """Encode images (files, or folders of them) into structured streams, one per image."""
     from .pipeline import load_pipeline
 
+    qualities = _ladder(ladder)
+    if rate_control and engine.kind != "local":
+        raise click.UsageError("--rate-control runs with the local engine only")
     images = _expand_folders(images)
     targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
     output_folder(out_dir)
@@ -91,7 +105,14 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
 
     def work(path: Path) -> None:
         image, meta = load_image(path)
-        stream = pipeline.encode(image, meta)
+        if rate_control:
+            choice = encode_at_agreement(pipeline, image, meta, qualities, min_agreement)
+            stream = choice.stream
+            if not choice.agreed:
+                out.print(f"{path}: no quality of the ladder reached agreement {min_agreement}; coded at "
+                          f"{choice.quality}", markup=False)
+        else:
+            stream = pipeline.encode(image, meta)
         h, w = image.shape[:2]
         written(path, {"data": stream.to_bytes(), "width": w, "height": h, "content": stream.content_count,
                        "tasks": stream.header.tasks, "labels": stream.header.labels})
@@ -107,6 +128,17 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
         if total["pixels"]:
             out.print(f"{len(todo)} image(s) -> {out_dir}: {total['bytes']} bytes, "
                       f"{total['bytes'] * 8 / total['pixels']:.4f} bpp over all pixels", markup=False)
+
+
+def _ladder(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of qualities", param_hint="--ladder") \
+            from None
+    if not values or not all(0 <= v <= 100 for v in values):
+        raise click.BadParameter("give qualities from 0 to 100", param_hint="--ladder")
+    return values
 
 
 def _encode_on_ray(pipeline, paths: list[Path], opts, written) -> None:

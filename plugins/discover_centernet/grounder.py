@@ -28,7 +28,8 @@ class CenternetGrounder(Grounder):
         iou_threshold: float = Field(0.4, gt=0.0, le=1.0,
                                      description="non-maximum suppression: a box overlapping a better one by more "
                                                  "than this intersection-over-union is dropped")
-        max_detections: int = Field(10, ge=1, le=100, description="at most this many regions per image")
+        max_detections: int = Field(100, ge=1, le=100, description="at most this many regions per image (as many "
+                                                                    "as the coco-detector head reports)")
         class_agnostic_nms: bool = Field(True, description="suppress overlapping boxes across categories (as the "
                                                            "original does), not only within one")
 

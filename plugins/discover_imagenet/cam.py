@@ -17,7 +17,7 @@ The network sees the whole image (no crop) scaled so that its shorter side is
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -83,6 +83,21 @@ class CamGrounder(Grounder):
         synonyms: bool = Field(
             True, description="also match candidate labels against the WordNet synonyms of the class names"
         )
+        fallback_top_class: bool = Field(
+            True,
+            description="when no class passes min_probability, the most probable class (if it matches a "
+            "candidate label) still gives its map: every photo the classifier has an answer for gets a region",
+        )
+        view: Literal["whole", "center-crop"] = Field(
+            "whole",
+            description="what the task head looks at: 'center-crop' clips boxes to the square centre crop "
+            "an ImageNet classifier sees (crop_fraction of the shorter side), so no bits go to pixels it "
+            "never sees",
+        )
+        crop_fraction: float = Field(
+            0.875, gt=0.0, le=1.0, description="side of that centre crop as a fraction of the shorter side "
+            "(224/256, torchvision's and timm's evaluation)"
+        )
 
     @classmethod
     def vocabulary(cls, options: Options, context: Context) -> frozenset[str]:
@@ -138,6 +153,8 @@ class CamGrounder(Grounder):
         probs = logits[0].float().softmax(-1)
         top_p, top_i = probs.topk(min(o.top_k, probs.numel()))
         kept = {int(i): float(p) for p, i in zip(top_p.tolist(), top_i.tolist()) if p >= o.min_probability}
+        if not kept and o.fallback_top_class:
+            kept = {int(top_i[0]): float(top_p[0])}
         if not kept:
             return []
         fmap = feats[0].float()  # (C, h, w)
@@ -164,7 +181,19 @@ class CamGrounder(Grounder):
             for box in self._boxes(merged, (w_in, h_in), (width, height)):
                 regions.append(Region(box, label, score))
         regions.sort(key=lambda r: -r.score)
-        return regions
+        return self._in_view(regions, width, height) if o.view == "center-crop" else regions
+
+    def _in_view(self, regions: list[Region], width: int, height: int) -> list[Region]:
+        """Regions clipped to the centre crop a classifier sees (those outside it dropped)."""
+        side = self.options.crop_fraction * min(width, height)
+        cx0, cy0 = (width - side) / 2, (height - side) / 2
+        out = []
+        for r in regions:
+            x0, y0, x1, y1 = r.box
+            box = (max(x0, cx0), max(y0, cy0), min(x1, cx0 + side), min(y1, cy0 + side))
+            if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
+                out.append(Region(box, r.label, r.score))
+        return out
 
     def _boxes(
         self, cam, input_size: tuple[int, int], image_size: tuple[int, int]

@@ -140,3 +140,27 @@ def test_elongated_image_input_is_bounded(cam_grounder, monkeypatch):
     assert (w_in, h_in) == (896, 224) and x.shape == (3, 224, 896)
     x, (w_in, h_in) = whole_image_input(np.zeros((5, 7, 3), np.uint8), cam_grounder.backbone.preprocess, 224)
     assert (w_in, h_in) == (320, 224)
+
+
+def test_an_unsure_classifier_still_gives_its_top_class_a_region(lite0, photos):
+    """No class of the top 5 reaches min_probability: the top class's map is the region (the head has an answer,
+    so the task part must carry what it looks at); without the fallback there is no region at all."""
+    image = photos["astronaut"]
+    sure = CamGrounder(CamGrounder.Options(min_probability=1.0))
+    regions = sure.ground(image, ["astronaut", "suit", "mortarboard", "bow tie", "lab coat", "cloak"]
+                          + sorted(sure.classes.vocabulary(False)), META)
+    assert regions and len({r.label for r in regions}) == 1
+    off = CamGrounder(CamGrounder.Options(min_probability=1.0, fallback_top_class=False))
+    assert off.ground(image, sorted(off.classes.vocabulary(False)), META) == []
+
+
+def test_center_crop_view_clips_boxes_to_what_the_classifier_sees(cam_grounder, lite0, photos):
+    image = photos["chelsea"]  # 451 x 300: the crop is 262.5 px square, centred
+    whole = cam_grounder.ground(image, ["cat"], META)
+    crop = CamGrounder(CamGrounder.Options(view="center-crop")).ground(image, ["cat"], META)
+    side = 0.875 * 300
+    x0, y0 = (451 - side) / 2, (300 - side) / 2
+    assert crop and len(crop) <= len(whole)
+    for r in crop:
+        assert x0 - 1e-6 <= r.box[0] < r.box[2] <= x0 + side + 1e-6
+        assert y0 - 1e-6 <= r.box[1] < r.box[3] <= y0 + side + 1e-6
