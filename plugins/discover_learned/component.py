@@ -66,7 +66,7 @@ class LearnedEntropyModel(EntropyModel):
         if o.checkpoint is None:
             arch = Arch(kind=self.kind_name, groups=self._groups(o), **{
                 f: (getattr(o, f) if getattr(o, f) is not None else DEFAULTS[f]) for f in ARCH_FIELDS})
-            self.context.require_memory(memory.FLOAT * 2 * memory.parameters(arch),
+            self.context.require_memory(memory.build_bytes(arch),
                                         f"building a '{self.kind_name}' network with {arch.channels}/"
                                         f"{arch.latent_channels}/{arch.global_channels} channels")
             with torch.random.fork_rng(devices=[]):
