@@ -3,7 +3,10 @@
 Built-in plugins are found exactly like third-party ones: through the
 ``discover`` entry-point group. A plugin that fails to import (or whose hook
 raises) is recorded in :attr:`Registry.failures` and skipped; set
-``DISCOVER_STRICT_PLUGINS=1`` to re-raise instead.
+``DISCOVER_STRICT_PLUGINS=1`` to re-raise instead. A plugin that implements a hook discover does not define
+(``register_composer`` for ``register_composers``) fails to load, naming the hook and the nearest real one.
+``DISCOVER_DISABLE_PLUGIN_AUTOLOAD=1`` loads only the entry points named in ``DISCOVER_PLUGINS``
+(comma-separated; as pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` and llm's ``LLM_LOAD_PLUGINS``).
 
 Two plugins may register the same name (a third-party ``paste`` beside the
 built-in one): both are listed, the plain name is ambiguous, and the
@@ -88,8 +91,19 @@ class LoadFailure:
     details: str
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _strict() -> bool:
-    return os.environ.get("DISCOVER_STRICT_PLUGINS", "").strip() not in ("", "0", "false", "no")
+    return _flag("DISCOVER_STRICT_PLUGINS")
+
+
+def _wanted() -> set[str] | None:
+    """The entry-point names to load, or ``None`` for all (autoload)."""
+    if not _flag("DISCOVER_DISABLE_PLUGIN_AUTOLOAD"):
+        return None
+    return {n.strip() for n in os.environ.get("DISCOVER_PLUGINS", "").split(",") if n.strip()}
 
 
 class Registry:
@@ -108,7 +122,10 @@ class Registry:
     def load_entry_points(self) -> "Registry":
         """Import every plugin of the ``discover`` entry-point group, isolating failures."""
         seen: set[str] = set()
+        wanted = _wanted()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if wanted is not None and ep.name not in wanted:
+                continue
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else "?"
             version = dist.version if dist is not None else "?"
@@ -124,6 +141,7 @@ class Registry:
                 self._fail(ep.name, dist_name, version, exc)
                 continue
             self.add_plugin(plugin, name=ep.name, distribution=dist_name, version=version)
+        self.pm.check_pending()  # every hook left is one discover defines (misspelt ones failed their plugin)
         return self
 
     def add_plugin(self, plugin: ModuleType | Any, name: str | None = None,
@@ -136,6 +154,15 @@ class Registry:
             if _strict():
                 raise
             self._fail(name, distribution, version, exc)
+            return
+        unknown = self._unknown_hooks(plugin)
+        if unknown:
+            self.pm.unregister(plugin)
+            error = PluginError(f"plugin '{name}' implements {', '.join(unknown)}, which discover does not define",
+                                "; ".join(self._nearest_hook(h) for h in unknown))
+            if _strict():
+                raise error
+            self._fail(name, distribution, version, error)
             return
         staged: list[Registration] = []
         try:
@@ -159,6 +186,17 @@ class Registry:
             return
         for reg in staged:
             self._add(reg)
+
+    def _unknown_hooks(self, plugin: Any) -> list[str]:
+        """Hooks ``plugin`` implements that have no specification (pluggy's ``check_pending``, for one plugin)."""
+        return sorted(c.name for c in self.pm.get_hookcallers(plugin) or []
+                      if not c.has_spec() and any(not i.optionalhook for i in c.get_hookimpls() if i.plugin is plugin))
+
+    @staticmethod
+    def _nearest_hook(name: str) -> str:
+        close = difflib.get_close_matches(name, list(HOOK_FOR_KIND.values()), n=1, cutoff=0.6)
+        return (f"did you mean '{close[0]}'?" if close else
+                f"discover's hooks are: {', '.join(HOOK_FOR_KIND.values())}")
 
     def _registrar(self, kind: str, plugin: str, distribution: str, version: str, staged: list):
         base = KIND_BASES[kind]

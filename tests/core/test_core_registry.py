@@ -388,3 +388,40 @@ def test_unknown_kind_lists_kinds():
         registry.get("frobnicator", "paste")
     assert "frobnicator" in exc.value.message
     assert "entropy_model" in exc.value.hint and "task_head" in exc.value.hint
+
+
+MISSPELT = '''
+import pluggy
+from discover_core import Composer
+
+hookimpl = pluggy.HookimplMarker("discover")
+
+
+class Fancy(Composer):
+    name = "fake-misspelt"
+
+
+@hookimpl
+def register_composer(register):
+    register(Fancy)
+'''
+
+
+def test_a_misspelt_hook_is_a_load_failure_naming_the_real_one(fake_plugins):
+    fake_plugins("zzz-misspelt", MISSPELT)
+    registry = Registry().load_entry_points()
+    failure = failure_of(registry, "zzz-misspelt")
+    assert "register_composer" in failure.error and "did you mean 'register_composers'?" in failure.error
+    assert not registry.find("fake-misspelt")
+    assert_builtins_work(registry)
+
+
+def test_autoload_can_be_turned_off(fake_plugins, monkeypatch):
+    fake_plugins("zzz-good", GOOD)
+    monkeypatch.setenv("DISCOVER_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("DISCOVER_PLUGINS", "roi, zzz-good")
+    registry = Registry().load_entry_points()
+    assert registry.find("fake-fancy") and registry.find("paste") and registry.find("roi-image")
+    assert not registry.find("jpeg") and not registry.find("static")
+    monkeypatch.setenv("DISCOVER_PLUGINS", "")
+    assert not list(Registry().load_entry_points().all())
