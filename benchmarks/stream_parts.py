@@ -1,10 +1,18 @@
-"""Bytes of a multi-task stream and of each task's part, and what pruning a part's header saves.
+"""Container bytes of a multi-task stream and of each task's part: format 1.1 (JSON) against 2.0 (binary).
 
 Runs a schema 2 pipeline (default: examples/pipelines/classification-and-faces.yaml: ImageNet
-classification with `cam` and faces with `face`) on the demo photos and prints, per photo, the full
-stream's bytes and each task's part, and the header bytes of each part with the header pruned to the
-part's own labels and tasks (what `extract` writes) and with the full stream's label and task tables
-kept (what it wrote before Core v2). Ratios are against the full stream of the same photo.
+classification with `cam` and faces with `face`) on the demo photos and prints, per photo, for the full
+stream and each task's part, the payload bytes and the container bytes (everything but the payloads) of
+the same stream written in format 1.1 as it was written before 2.0 (zlib-compressed JSON, every decoder
+option recorded) and in format 2.0, each split into
+
+* fixed: prefix, header length, CRCs, image size, components, params, task table (the container of the same
+  header without chunks and labels);
+* chunks: what the chunk entries add without their labels and boxes (kind, name, length, CRC-32, tasks;
+  the name table), with the per-chunk mean;
+* labels/boxes: what the label table and the chunks' labels and boxes add.
+
+(zlib makes the 1.1 split approximate: its parts need not add up exactly; the total is exact.)
 
     python benchmarks/stream_parts.py [-c PIPELINE] [--photo chelsea ...]
 """
@@ -15,19 +23,46 @@ import argparse
 import time
 from pathlib import Path
 
-from discover_core.bitstream import Stream, StreamHeader, _entry
+from discover_core.bitstream import ComponentRecord, Stream
 from discover_core.demo import demo_photos
+from discover_core.interfaces import path_options
 from discover_core.pipeline import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def unpruned(full: Stream, part: Stream) -> Stream:
-    """``part`` with the full stream's label and task tables (the header as extract wrote it before v2)."""
-    labels, tasks = list(full.header.labels), list(full.header.tasks)
-    header = StreamHeader.model_validate({**part.header.model_dump(), "labels": labels, "tasks": tasks,
-                                          "chunks": [_entry(c, labels, tasks).model_dump() for c in part.chunks]})
-    return Stream(header, part.chunks)
+def every_decoder_option(pipeline, kind: str, rec: ComponentRecord) -> ComponentRecord:
+    """``rec`` with every decoder option recorded, defaults included (what ``record()`` wrote before 2.0)."""
+    cls = pipeline.registry.get(kind, rec.plugin).cls
+    options = cls.Options.model_validate(rec.options).model_dump(mode="json")
+    keep, paths = cls.decoder_options, path_options(cls.Options)
+    return rec.model_copy(update={"options": {k: v for k, v in options.items()
+                                              if (keep is None or k in keep) and k not in paths}})
+
+
+def as_1_1(pipeline, stream: Stream) -> Stream:
+    h = stream.header
+    records = {slot: every_decoder_option(pipeline, slot, getattr(h, slot)) for slot in ("entropy_model", "composer")}
+    return Stream(h.model_copy(update=records), stream.chunks, (1, 1))
+
+
+def split(stream: Stream) -> dict[str, int]:
+    """The container bytes of ``stream``: total, fixed, chunks (without labels and boxes), labels/boxes."""
+    h = stream.header
+
+    def container(**update) -> int:
+        return Stream(h.model_copy(update=update), [], stream.version).header_bytes()
+
+    total = stream.header_bytes()
+    fixed = container(chunks=[], labels=[], content_chunks_encoded=0)
+    plain = container(labels=[], chunks=[e.model_copy(update={"labels": [], "boxes": []}) for e in h.chunks])
+    return {"total": total, "fixed": fixed, "chunks": plain - fixed, "labels/boxes": total - plain,
+            "n": len(stream.chunks)}
+
+
+def show(s: dict[str, int]) -> str:
+    per = f" ({s['chunks'] / s['n']:.1f}/chunk)" if s["n"] else ""
+    return f"{s['total']} = {s['fixed']} + {s['chunks']}{per} + {s['labels/boxes']}"
 
 
 def main() -> None:
@@ -38,27 +73,27 @@ def main() -> None:
     pipeline = load_pipeline(args.config).build_all()
     tasks = [t.name for t in pipeline.tasks]
     print(f"pipeline {args.config.name}: tasks {', '.join(tasks)}")
-    print("| photo | full bytes | " + " | ".join(f"{t} part (ratio)" for t in tasks)
-          + " | " + " | ".join(f"{t} header pruned / unpruned" for t in tasks) + " | encode s |")
-    print("|---" * (2 + 2 * len(tasks) + 1) + "|")
-    totals = {"full": 0, **{t: 0 for t in tasks}}
+    print("| photo | stream | chunks | payload bytes | 1.1 container = fixed + chunks + labels/boxes "
+          "| 2.0 container = fixed + chunks + labels/boxes | saved (of the 1.1 stream) | encode s |")
+    print("|---" * 8 + "|")
+    totals = {"1.1": 0, "2.0": 0, "payloads": 0}
     for photo in demo_photos(args.photo):
         t0 = time.perf_counter()
         stream = pipeline.encode(photo.image)
-        seconds = time.perf_counter() - t0
-        full = len(stream.to_bytes())
-        totals["full"] += full
-        parts, headers = [], []
-        for t in tasks:
-            part = stream.extract(task=t)
-            n = len(part.to_bytes())
-            totals[t] += n
-            parts.append(f"{n} ({n / full:.2f})")
-            headers.append(f"{part.header_bytes()} / {unpruned(stream, part).header_bytes()}")
-        print(f"| {photo.name} | {full} | " + " | ".join(parts) + " | " + " | ".join(headers)
-              + f" | {seconds:.2f} |")
-    print("| all | " + str(totals["full"]) + " | "
-          + " | ".join(f"{totals[t]} ({totals[t] / totals['full']:.2f})" for t in tasks) + " |")
+        seconds = f"{time.perf_counter() - t0:.2f}"
+        for what, s in [("full", stream)] + [(f"{t} part", stream.extract(task=t)) for t in tasks]:
+            old, new = split(as_1_1(pipeline, s)), split(s)
+            payloads = sum(len(c.payload) for c in s.chunks)
+            saved = old["total"] - new["total"]
+            totals["1.1"] += old["total"]
+            totals["2.0"] += new["total"]
+            totals["payloads"] += payloads
+            print(f"| {photo.name} | {what} | {len(s.chunks)} | {payloads} | {show(old)} | {show(new)} "
+                  f"| {saved} ({saved / (payloads + old['total']):.1%}) | {seconds} |")
+            seconds = ""
+    saved = totals["1.1"] - totals["2.0"]
+    print(f"| all | | | {totals['payloads']} | {totals['1.1']} | {totals['2.0']} "
+          f"| {saved} ({saved / (totals['payloads'] + totals['1.1']):.1%}) | |")
 
 
 if __name__ == "__main__":

@@ -1,29 +1,36 @@
 """The structured bitstream container.
 
-Layout (all integers big-endian)::
+Format 2.0 (written; see :mod:`discover_core.binheader` for the header and :mod:`discover_core.values` for
+varints and values)::
 
     magic      4 bytes   b"DSCV"
     version    2 bytes   major, minor
-    hlen       4 bytes   length of the compressed header
-    header     hlen      zlib-compressed UTF-8 JSON (see StreamHeader)
-    hcrc       4 bytes   CRC-32 of the compressed header
+    hlen       varint    length of the header (LEB128, at most 10 bytes)
+    header     hlen      binary header: tagged fields, varints, a chunk table on the boxes' grid
+    hcrc       4 bytes   CRC-32 (big-endian) of everything before it: magic, version, hlen, header
     payloads             chunk payloads, in the order of header.chunks
 
-The header records what the decoder needs (image size, the entropy model and
-composer with their versions and options, the entropy model's parameters) and
-the chunk table: for each chunk its kind, length, CRC-32 and, for content
-chunks, the boxes, labels and tasks it carries. Nothing in a stream is
-executed or unpickled: the header is JSON validated by a pydantic model and
-payloads are handed to the entropy model as bytes.
+Format 1.x (still read, and written back for a stream read from a 1.x file): magic, version, a 4-byte
+big-endian header length, a zlib-compressed JSON header (:mod:`discover_core.jsonheader`), its CRC-32,
+the payloads.
 
-A partial stream (see :meth:`Stream.extract`) is a stream with fewer content
-chunks; it is a complete, valid stream in its own right.
+The header records what the decoder needs (image size, the entropy model and composer with their versions
+and options, the entropy model's parameters) and the chunk table: for each chunk its kind, length, CRC-32
+and, for content chunks, the boxes, labels and tasks it carries. Nothing in a stream is executed or
+unpickled: either header is parsed into plain data and validated by the same pydantic model
+(:class:`StreamHeader`), with the same bounds (:mod:`discover_core.limits`); payloads are handed to the
+entropy model as bytes.
+
+A reader of major version M reads every M.y: a header from a later minor version may carry fields it does
+not know (ignored); for its own or an earlier minor version an unknown field is an error. Majors 1 and 2 are
+read; any other is refused, naming it.
+
+A partial stream (see :meth:`Stream.extract`) is a stream with fewer content chunks; it is a complete, valid
+stream in its own right.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -32,40 +39,25 @@ from typing import Annotated, Any, Iterable, Literal, Sequence
 from pydantic import (BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo,
                       model_validator)
 
+from . import binheader, jsonheader
 from .errors import StreamError
 from .images import MAX_PIXELS
 from .interfaces import Chunk, normalize_label
+from .limits import (MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX_DECODED_AREA, MAX_HEADER_BYTES,  # noqa: F401
+                     MAX_HEADER_DEPTH, MAX_LABELS, MAX_NAME_CHARS, MAX_SIDE, MAX_TASKS)
+from .values import Reader, encode_value, varint
 
 MAGIC = b"DSCV"
-FORMAT_VERSION = (1, 1)
-"""(major, minor) this code writes. A reader of 1.x reads every 1.y: headers from a later minor version may
-carry fields it does not know (ignored); for its own or an earlier minor version an unknown field is an error.
-1.1 added ``provider``, ``distribution``, ``format_version`` and ``weights`` to the component records."""
+FORMAT_VERSION = (2, 0)
+"""(major, minor) this code writes. 1.1 added ``provider``, ``distribution``, ``format_version`` and
+``weights`` to the component records; 2.0 is the binary header."""
+LATEST_MINOR = {1: 1, 2: 0}
+"""The latest minor version of each major version this code reads: a later one may hold unknown fields."""
 PREFIX = struct.Struct(">4sBBI")
+"""The fixed prefix of a 1.x stream (magic, major, minor, header length)."""
 CRC = struct.Struct(">I")
-MAX_HEADER_BYTES = 1 << 22
-"""Largest header, compressed or decompressed (4 MiB; a header of the most chunks and boxes allowed below
-takes well under 1 MiB)."""
-MAX_SIDE = 1 << 16
-"""Largest width or height a header may declare."""
-MAX_HEADER_DEPTH = 32
-"""Deepest nesting of objects and arrays in a header (the header's own structure uses 5 levels)."""
-MAX_CHUNKS = 4096
-"""Most chunks (side and content) a header may list."""
-MAX_BOXES_PER_CHUNK = 1024
-"""Most boxes one chunk may carry; the same box twice in a chunk is an error."""
-MAX_BOXES = 16384
-"""Most boxes all chunks together may carry."""
-MAX_LABELS = 4096
-"""Most labels in the label table (a part lists only the labels of its chunks)."""
-MAX_TASKS = 256
-"""Most tasks in the task table."""
-MAX_NAME_CHARS = 1024
-"""Longest label, task, chunk or component name."""
-MAX_DECODED_AREA = 8
-"""Chunk areas a decoder may have to decode, as a multiple of the canvas: the areas of the rectangles
-bounding each chunk's boxes may add up to at most this many times ``width * height``. (The canvas itself is
-bounded by :data:`discover_core.images.MAX_PIXELS`, the cap enforced on input images.)"""
+VERSION_BYTES = len(MAGIC) + 2
+"""Magic and version: what every format version starts with."""
 
 _KNOWN_MAGICS = {
     b"\x89PNG": "a PNG image",
@@ -197,7 +189,8 @@ class Stream:
     header: StreamHeader
     chunks: list[Chunk] = field(default_factory=list)
     version: tuple[int, int] = FORMAT_VERSION
-    """The format version it is written with: that of the file it was read from (at most ours), else ours."""
+    """The format version it is written with: that of the file it was read from (a later minor version as the
+    latest of its major this code knows: 1.x files stay 1.x), else :data:`FORMAT_VERSION`."""
 
     # -- construction ----------------------------------------------------
     @classmethod
@@ -209,7 +202,7 @@ class Stream:
         labels = sorted({lab for c in chunks for lab in c.labels})
         entries = [_entry(c, labels, tasks) for c in chunks]
         try:
-            _check_json(params)  # what a reader accepts: bounded nesting, finite numbers, valid Unicode
+            encode_value(params, depth=2)  # what a reader accepts: bounded nesting, finite numbers, valid Unicode
         except ValueError as exc:
             raise ValueError(f"the entropy model's params cannot be written to a stream: {exc}") from None
         header = StreamHeader(
@@ -217,47 +210,24 @@ class Stream:
             composer=composer, tasks=tasks, labels=labels, chunks=entries,
             content_chunks_encoded=sum(c.kind == "content" for c in chunks),
         )
+        try:  # names and options, which the model does not hold to the encoding's bounds
+            binheader.encode_header(header.model_dump(mode="json"))
+        except ValueError as exc:
+            raise ValueError(f"the stream header cannot be written: {exc}") from None
         return cls(header, list(chunks))
 
     # -- serialisation ---------------------------------------------------
     def to_bytes(self) -> bytes:
-        raw = json.dumps(self.header.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"),
-                         sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        packed = zlib.compress(raw, 9)
-        parts = [PREFIX.pack(MAGIC, *self.version, len(packed)), packed, CRC.pack(zlib.crc32(packed))]
-        parts += [c.payload for c in self.chunks]
-        return b"".join(parts)
+        """The stream in its format version (a stream read from a 1.x file is written back as 1.x)."""
+        header = self.header.model_dump(mode="json", exclude_defaults=self.version[0] == 1)
+        return frame(self.version, pack_header(self.version, header), (c.payload for c in self.chunks))
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "stream") -> "Stream":
         """Parse and check a stream; any defect raises :class:`StreamError` naming it."""
         data = bytes(data)
-        if len(data) < len(MAGIC) or not data.startswith(MAGIC):
-            raise StreamError(f"{source} is not a discover stream ({_describe(data)})",
-                              "pass a file written by `discover encode` or `discover extract`")
-        if len(data) < PREFIX.size:
-            raise StreamError(f"{source} is truncated: {len(data)} bytes, shorter than the fixed "
-                              f"{PREFIX.size}-byte prefix", "the file was cut short; encode it again")
-        _, major, minor, hlen = PREFIX.unpack_from(data)
-        if major != FORMAT_VERSION[0]:
-            raise StreamError(
-                f"{source} uses stream format {major}.{minor}; this discover reads {FORMAT_VERSION[0]}.x",
-                "upgrade discover-codec" if major > FORMAT_VERSION[0] else "re-encode the image with this version",
-            )
-        if hlen > MAX_HEADER_BYTES:
-            raise StreamError(f"{source} is corrupt: header length {hlen} is implausible",
-                              "the file is damaged; encode the image again")
-        end = PREFIX.size + hlen
-        if len(data) < end + CRC.size:
-            raise StreamError(f"{source} is truncated inside the header ({len(data)} of at least "
-                              f"{end + CRC.size} bytes)", "the file was cut short; encode it again")
-        packed = data[PREFIX.size:end]
-        (hcrc,) = CRC.unpack_from(data, end)
-        if zlib.crc32(packed) != hcrc:
-            raise StreamError(f"{source} is corrupt: header checksum mismatch",
-                              "the file is damaged; encode the image again")
-        header = _parse_header(packed, source, later_minor=minor > FORMAT_VERSION[1])
-        pos = end + CRC.size
+        version, raw, pos = unframe(data, source)
+        header = _parse_header(version, raw, source)
         chunks: list[Chunk] = []
         for i, entry in enumerate(header.chunks):
             if pos + entry.length > len(data):
@@ -278,7 +248,7 @@ class Stream:
         if pos != len(data):
             raise StreamError(f"{source} is corrupt: {len(data) - pos} unexpected bytes after the last chunk",
                               "the file is damaged or was concatenated with something else")
-        return cls(header, chunks, min((major, minor), FORMAT_VERSION))
+        return cls(header, chunks, (version[0], min(version[1], LATEST_MINOR[version[0]])))
 
     # -- inspection ------------------------------------------------------
     @property
@@ -350,57 +320,75 @@ def _entry(c: Chunk, labels: list[str], tasks: list[str]) -> ChunkEntry:
     )
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        out[key] = value
-    return out
+def pack_header(version: tuple[int, int], header: Any) -> bytes:
+    """A header dict as the header bytes of ``version`` (2.x binary; 1.x compressed JSON)."""
+    return jsonheader.encode(header) if version[0] == 1 else binheader.encode_header(header)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number a header may hold")
+def header_dict(major: int, raw: bytes) -> Any:
+    """The header bytes of a stream of major version ``major`` as plain data, not validated."""
+    return jsonheader.decode(raw) if major == 1 else binheader.decode_header(raw)
 
 
-def _check_json(obj: Any) -> None:
-    """Bounded nesting, strings that are valid Unicode (no lone surrogates), finite numbers."""
-    level, depth, strings = [obj], 1, []
-    while level:
-        if depth > MAX_HEADER_DEPTH:
-            raise ValueError(f"it is nested deeper than {MAX_HEADER_DEPTH} levels")
-        deeper: list[Any] = []
-        for value in level:
-            kind = type(value)
-            if kind is dict:
-                strings.extend(value)
-                deeper.extend(value.values())
-            elif kind is list:
-                deeper.extend(value)
-            elif kind is str:
-                strings.append(value)
-            elif kind is float and not math.isfinite(value):
-                raise ValueError("a number is too large to be finite")
-        level, depth = deeper, depth + 1
+def frame(version: tuple[int, int], header: bytes, payloads: Iterable[bytes]) -> bytes:
+    """A stream's bytes: prefix, ``header`` (already packed), its CRC-32 and the payloads."""
+    major, minor = version
+    if major == 1:
+        head = PREFIX.pack(MAGIC, major, minor, len(header)) + header
+        hcrc = zlib.crc32(header)
+    else:
+        head = MAGIC + bytes([major, minor]) + varint(len(header)) + header
+        hcrc = zlib.crc32(head)
+    return b"".join([head, CRC.pack(hcrc), *payloads])
+
+
+def unframe(data: bytes, source: str = "stream") -> tuple[tuple[int, int], bytes, int]:
+    """The version, header bytes and offset of the first payload of ``data``, after checking the magic, the
+    version, the header length and the header's CRC-32; :class:`StreamError` naming what is wrong."""
+    if len(data) < len(MAGIC) or not data.startswith(MAGIC):
+        raise StreamError(f"{source} is not a discover stream ({_describe(data)})",
+                          "pass a file written by `discover encode` or `discover extract`")
+    cut, damaged = "the file was cut short; encode it again", "the file is damaged; encode the image again"
+    if len(data) < VERSION_BYTES:
+        raise StreamError(f"{source} is truncated: {len(data)} bytes, shorter than the fixed {VERSION_BYTES}-byte "
+                          f"prefix", cut)
+    major, minor = data[4], data[5]
+    if major not in LATEST_MINOR:
+        raise StreamError(f"{source} uses stream format {major}.{minor}; this discover reads formats "
+                          f"{' and '.join(f'{m}.x' for m in LATEST_MINOR)}",
+                          "upgrade discover-codec" if major > FORMAT_VERSION[0]
+                          else "re-encode the image with this version")
+    if major == 1:
+        if len(data) < PREFIX.size:
+            raise StreamError(f"{source} is truncated: {len(data)} bytes, shorter than the fixed "
+                              f"{PREFIX.size}-byte prefix", cut)
+        start, hlen = PREFIX.size, PREFIX.unpack_from(data)[3]
+    else:
+        r = Reader(data, VERSION_BYTES, what="the header length")
+        try:
+            hlen = r.varint("the header length")
+        except ValueError as exc:
+            if "cut short" in str(exc):
+                raise StreamError(f"{source} is truncated inside the header length", cut) from None
+            raise StreamError(f"{source} is corrupt: {exc}", damaged) from None
+        start = r.pos
+    if hlen > MAX_HEADER_BYTES:
+        raise StreamError(f"{source} is corrupt: header length {hlen} is implausible", damaged)
+    end = start + hlen
+    if len(data) < end + CRC.size:
+        raise StreamError(f"{source} is truncated inside the header ({len(data)} of at least "
+                          f"{end + CRC.size} bytes)", cut)
+    covered = data[start:end] if major == 1 else data[:end]
+    if zlib.crc32(covered) != CRC.unpack_from(data, end)[0]:
+        raise StreamError(f"{source} is corrupt: header checksum mismatch", damaged)
+    return (major, minor), data[start:end], end + CRC.size
+
+
+def _parse_header(version: tuple[int, int], raw: bytes, source: str) -> StreamHeader:
+    """Parse strictly and validate; a header from a later minor version may hold unknown fields."""
+    later_minor = version[1] > LATEST_MINOR[version[0]]
     try:
-        "".join(strings).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("a string holds a lone surrogate escape (not valid Unicode)") from None
-
-
-def _parse_header(packed: bytes, source: str, later_minor: bool = False) -> StreamHeader:
-    """Decompress, parse strictly and validate; a header from a later minor version may hold unknown fields."""
-    try:
-        d = zlib.decompressobj()
-        raw = d.decompress(packed, MAX_HEADER_BYTES)
-        if d.unconsumed_tail:
-            raise ValueError(f"the header decompresses to more than {MAX_HEADER_BYTES} bytes")
-        if not d.eof:
-            raise ValueError("the compressed header is cut short")
-        if d.unused_data:
-            raise ValueError(f"{len(d.unused_data)} bytes follow the compressed header")
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-        _check_json(obj)
+        obj = header_dict(version[0], raw)
         return StreamHeader.model_validate(obj, context={"later_minor": later_minor})
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -284,13 +284,23 @@ def _checked_regions(grounder: Grounder, regions: Any, candidates: Sequence[str]
 
 # -- stream records ----------------------------------------------------------------
 def record(component: Component) -> ComponentRecord:
-    """How a stream records a component: who provided it, its format version, decoder options, weights."""
+    """How a stream records a component: who provided it, its format version, decoder options, weights.
+
+    Only decoder options that differ from the component's ``Options`` defaults are recorded: decoding
+    validates the recorded ones over those defaults. (So a component that changes the default of a decoder
+    option must bump its ``format_version``, as for any change in what its streams mean.)
+    """
     reg = builder.registration(component)
     cls = type(component)
     options = component.options.model_dump(mode="json")
     keep = cls.decoder_options
     paths = path_options(cls.Options)
-    options = {k: v for k, v in options.items() if (keep is None or k in keep) and k not in paths}
+    try:
+        defaults = cls.Options().model_dump(mode="json")
+    except ValueError:  # an option without a default (pydantic's ValidationError is a ValueError)
+        defaults = {}
+    options = {k: v for k, v in options.items() if (keep is None or k in keep) and k not in paths
+               and not (k in defaults and type(defaults[k]) is type(v) and defaults[k] == v)}
     weights = builder.call(component, "fingerprinting its weights", component.weights_fingerprint)
     return ComponentRecord(plugin=cls.name, provider=reg.plugin if reg else "",
                            distribution=reg.distribution if reg else cls.distribution,
@@ -335,7 +345,10 @@ def _build_from_record(registry: Registry, kind: str, rec: ComponentRecord, cont
                           f"=={rec.version}'" if rec.version else "install the version that wrote it")
     if rec.version and rec.version != reg.version:
         log.info("stream was written with %s %s %s; decoding with %s", kind, rec.plugin, rec.version, reg.version)
-    options = {**(base or {}), **rec.options, **(override or {})}
+    # A decoder option comes from the stream alone (a stream leaves out those equal to the defaults), never
+    # from the decoding pipeline's own options: ``base`` only fills what a stream never records (file paths).
+    options = {**{k: v for k, v in (base or {}).items() if k not in recorded_options(cls)}, **rec.options,
+               **(override or {})}
     from pydantic import ValidationError
 
     try:
@@ -362,11 +375,18 @@ def _build_from_record(registry: Registry, kind: str, rec: ComponentRecord, cont
     return component
 
 
+def recorded_options(cls) -> set[str]:
+    """The options a stream records for a component class (those equal to the defaults are left out)."""
+    keep = cls.decoder_options
+    return (set(keep) if keep is not None else set(cls.Options.model_fields)) - path_options(cls.Options)
+
+
 def decoder_for(stream: Stream, registry: Registry, context: Context, base: dict | None = None,
                 override: dict | None = None) -> EntropyModel:
     """The entropy model that decodes ``stream``, as its header records it."""
     if override:
-        recorded = set(stream.header.entropy_model.options) & set(override)
+        cls = _registration_for(registry, "entropy_model", stream.header.entropy_model).cls
+        recorded = recorded_options(cls) & set(override)
         if recorded:
             raise ConfigError("decode-time entropy model options", [(k, "recorded in the stream; the decoder must "
                                                                         "use the stream's value") for k in recorded])

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from discover_core.bitstream import CRC, MAGIC, PREFIX, ComponentRecord, Stream
+from discover_core.bitstream import CRC, MAGIC, PREFIX, ComponentRecord, Stream, header_dict, unframe
 from discover_core import files
 from discover_core.errors import DiscoverError, InputError, PayloadError, StreamError
 from discover_core.files import read_stream_file
@@ -78,7 +78,8 @@ def make_stream(codec: str = "jpeg", size=(64, 48), regions=(), feather: int = 0
     chunks = [Chunk(c.kind, c.name, c.payload, c.labels, c.boxes, ("detection",) if c.labels else ())
               for c in encoded.chunks]
     return Stream.build(size=size, mode="RGB",
-                        entropy_model=ComponentRecord(plugin="roi-image", options={"codec": codec}),
+                        entropy_model=ComponentRecord(plugin="roi-image", options={"codec": codec},
+                                                      format_version=RoiImage.format_version),
                         params=encoded.params, composer=ComponentRecord(plugin="paste", options={"feather": feather}),
                         chunks=chunks, tasks=["detection"])
 
@@ -104,8 +105,8 @@ def decode(data: bytes | Stream) -> np.ndarray:
 def split(data: bytes) -> tuple[dict, list[bytes]]:
     """A valid stream's header (as a dict) and its payloads."""
     stream = Stream.from_bytes(data)
-    hlen = PREFIX.unpack_from(data)[3]
-    return json.loads(zlib.decompress(data[PREFIX.size:PREFIX.size + hlen])), [c.payload for c in stream.chunks]
+    version, raw, _ = unframe(data)
+    return header_dict(version[0], raw), [c.payload for c in stream.chunks]
 
 
 def join(header: dict | bytes, payloads: list[bytes], fix_chunks: bool = True) -> bytes:

@@ -3,11 +3,13 @@
     python tests/golden/regenerate.py               # streams of today's format version (streams/<major.minor>/)
     python tests/golden/regenerate.py --pin-pixels  # re-pin what today's decoder makes of every version's files
 
-One folder per stream format version: ``streams/1.0/`` holds files written by
-an earlier version of discover (fixtures: they can no longer be written, and
-today's code must keep reading them); ``streams/<FORMAT_VERSION>/`` holds the
-files today's code writes. The first command (re)writes only the folder of
-today's version, so a format bump gets a new folder and the old ones stay.
+One folder per stream format version: ``streams/1.0/`` and ``streams/1.1/``
+hold files written by earlier versions of discover (zlib-compressed JSON
+headers: fixtures that today's code must keep reading, and writes back in
+their own version when it re-serialises them); ``streams/<FORMAT_VERSION>/``
+(2.0, the binary header) holds the files today's code writes. The first
+command (re)writes only the folder of today's version, so a format bump gets
+a new folder and the old ones stay.
 
 Each case encodes the same deterministic synthetic picture (built below, no
 files involved) with a pipeline built from a dict, and writes
