@@ -1,7 +1,8 @@
 """The ``roi-image`` entropy model: a classical region-of-interest codec.
 
 * one side chunk ``background``: the whole image downscaled by
-  ``background_scale`` and coded at ``background_quality`` (coarse global content);
+  ``background_scale`` (or to ``background_side`` pixels on its shorter side: the task head's own view) and
+  coded at ``background_quality`` (null: following ``region_quality``, the rate knob);
 * one content chunk per group of overlapping task regions: the group's
   bounding rectangle coded at ``region_quality``. Pixels of the rectangle that
   no region covers are filled with the upscaled background before coding, so
@@ -11,6 +12,10 @@
   whole image outside the regions at ``rest_quality`` (region pixels filled
   likewise). The full stream then carries the whole picture; a task's part
   (``extract``) leaves ``rest`` out.
+
+With ``codec: avif`` a chunk is not a whole AVIF file but the AV1 data of its image item (format 2,
+:mod:`.avif_boxes`): the sequence header and frame OBUs; the decoder rebuilds the file's boxes (about 275
+bytes a chunk) from them. Format 1 streams, whose chunks are whole AVIF files, are still read.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from discover_core.interfaces import Chunk, Decoded, Encoded, EntropyModel, IntB
 from discover_core.regions import bounds, box_mask
 from discover_core.stills import decode_still, encode_still, probe_still
 
+from . import avif_boxes
 from .layout import group_regions
 
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
@@ -41,6 +47,10 @@ def resize(pixels: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray
     return np.asarray(Image.fromarray(pixels, "RGB").resize(size, RESAMPLE[method]), dtype=np.uint8)
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def background_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
@@ -52,6 +62,24 @@ class Params(BaseModel):
     background_size: tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]]
 
 
+class Stills:
+    """How a stream's chunks hold their pictures: whole still files, or (AVIF from format 2) AV1 data only."""
+
+    def __init__(self, codec: str, format_version: int):
+        self.codec, self.stripped = codec, codec == "avif" and format_version >= 2
+
+    def probe(self, payload: bytes, size: tuple[int, int]) -> None:
+        """Check a payload's own header against ``size`` without decoding its pixels."""
+        if self.stripped:
+            avif_boxes.check(payload, size)
+        else:
+            probe_still(payload, self.codec, size)
+
+    def decode(self, payload: bytes, size: tuple[int, int]) -> np.ndarray:
+        data = avif_boxes.rebuild(payload, size) if self.stripped else payload
+        return decode_still(data, self.codec, size)
+
+
 class LazyPatches(Sequence[Patch]):
     """The patches of the content chunks that arrived, each decoded only when it is asked for.
 
@@ -61,8 +89,8 @@ class LazyPatches(Sequence[Patch]):
     :class:`~discover_core.errors.PayloadError` when its patch is asked for.
     """
 
-    def __init__(self, codec: str, size: tuple[int, int], items: list[tuple[IntBox, Chunk]]):
-        self._codec, self._size, self._items = codec, size, items
+    def __init__(self, stills: Stills, size: tuple[int, int], items: list[tuple[IntBox, Chunk]]):
+        self._stills, self._size, self._items = stills, size, items
 
     def __len__(self) -> int:
         return len(self._items)
@@ -72,7 +100,7 @@ class LazyPatches(Sequence[Patch]):
             return [self[j] for j in range(*i.indices(len(self)))]
         rect, c = self._items[i]
         x0, y0, x1, y1 = rect
-        pixels = decode_still(c.payload, self._codec, (x1 - x0, y1 - y0))
+        pixels = self._stills.decode(c.payload, (x1 - x0, y1 - y0))
         return Patch(rect, pixels, c.labels, box_mask(c.boxes, rect) if c.boxes else None)
 
     def __iter__(self) -> Iterator[Patch]:
@@ -89,13 +117,22 @@ class RoiImage(EntropyModel):
     name = "roi-image"
     produces = "pixels"
     decoder_options = ("codec",)
+    format_version = 2
+    """2: AVIF chunks hold the AV1 data only (1: whole AVIF files)."""
+    reads_format_versions = (1, 2)
 
     class Options(Options):
         codec: Literal["avif", "webp", "jpeg"] = Field("avif", description="still-image codec of every chunk")
         region_quality: int = Field(70, ge=1, le=100, description="codec quality of the task regions (1-100)")
-        background_quality: int = Field(50, ge=1, le=100, description="codec quality of the coarse background")
+        background_quality: int | None = Field(50, ge=1, le=100,
+                                               description="codec quality of the coarse background (null: "
+                                                           "region_quality, so the rate knob moves it too)")
         background_scale: float = Field(0.125, gt=0.0, le=1.0,
                                         description="size of the coded background relative to the image")
+        background_side: int | None = Field(
+            None, ge=8, le=8192, description="shorter side of the coded background in pixels, at most the "
+            "image's own (the task head's view: 256 for an ImageNet classifier's resize); overrides "
+            "background_scale")
         downscale: Resample = Field("lanczos", description="filter that makes the background")
         align: int = Field(8, ge=1, le=256, description="region boxes grow outwards to multiples of this (pixels)")
         margin: int = Field(0, ge=0, le=1024, description="pixels of context added around every region")
@@ -103,24 +140,28 @@ class RoiImage(EntropyModel):
         speed: int = Field(6, ge=0, le=10, description="AVIF encoder speed (0 slowest and smallest, 10 fastest)")
         code_rest: bool = Field(True, description="also code everything outside the regions as a 'rest' chunk, "
                                                   "so the full stream carries the whole picture")
-        rest_quality: int = Field(50, ge=1, le=100, description="codec quality of the 'rest' chunk")
+        rest_quality: int | None = Field(50, ge=1, le=100, description="codec quality of the 'rest' chunk "
+                                                                      "(null: region_quality)")
         threads: int = Field(1, ge=1, le=64, description="AVIF encoder threads; the bytes depend on it, "
                                                          "so keep it fixed for reproducible streams")
 
     def _code(self, pixels: np.ndarray, quality: int) -> bytes:
         o = self.options
-        return encode_still(pixels, o.codec, quality, threads=o.threads, speed=o.speed, subsampling=o.subsampling)
+        data = encode_still(pixels, o.codec, quality, threads=o.threads, speed=o.speed, subsampling=o.subsampling)
+        return avif_boxes.strip(data, (pixels.shape[1], pixels.shape[0])) if o.codec == "avif" else data
 
     def encode(self, image: np.ndarray, regions: Sequence[Region]) -> Encoded:
         o = self.options
         h, w = image.shape[:2]
-        bg_size = background_size(w, h, o.background_scale)
-        background = self._code(resize(image, bg_size, o.downscale), o.background_quality)
+        scale = o.background_scale if o.background_side is None else min(1.0, o.background_side / min(w, h))
+        bg_size = background_size(w, h, scale)
+        background = self._code(resize(image, bg_size, o.downscale), _or(o.background_quality, o.region_quality))
         chunks = [Chunk("side", "background", background)]
         groups = group_regions(regions, w, h, o.align, o.margin)
         if groups or o.code_rest:
             # What a decoder has where a chunk's pixels are not pasted: the decoded, upscaled background.
-            fill = resize(decode_still(background, o.codec, bg_size), (w, h), "bicubic")
+            coarse = Stills(o.codec, self.format_version).decode(background, bg_size)
+            fill = resize(coarse, (w, h), "bicubic")
         for i, g in enumerate(groups):
             x0, y0, x1, y1 = rect = g.bounds
             tile = np.where(box_mask(g.boxes, rect)[:, :, None], image[y0:y1, x0:x1], fill[y0:y1, x0:x1])
@@ -130,7 +171,7 @@ class RoiImage(EntropyModel):
             covered = box_mask([b for g in groups for b in g.boxes], (0, 0, w, h))
             if not covered.all():
                 tile = np.where(covered[:, :, None], fill, image)
-                chunks.append(Chunk("content", "rest", self._code(tile, o.rest_quality)))
+                chunks.append(Chunk("content", "rest", self._code(tile, _or(o.rest_quality, o.region_quality))))
         return Encoded(chunks, params={"background_size": list(bg_size)})
 
     def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
@@ -156,7 +197,8 @@ class RoiImage(EntropyModel):
                                f"{', '.join(repr(n) for n in sides[:5])}",
                                "the stream is damaged or was not written by roi-image")
         background = next(c for c in chunks if c.kind == "side")
-        coarse = decode_still(background.payload, codec, (bw, bh))
+        stills = Stills(codec, format_version)
+        coarse = stills.decode(background.payload, (bw, bh))
         rest: list[tuple[IntBox, Chunk]] = []
         regions: list[tuple[IntBox, Chunk]] = []
         for c in chunks:
@@ -178,7 +220,7 @@ class RoiImage(EntropyModel):
                     c = Chunk(c.kind, c.name, c.payload, c.labels, boxes, c.tasks)
                 regions.append((bounds(boxes), c))
         for (x0, y0, x1, y1), c in rest + regions:  # each payload's own header, before any pixel is decoded
-            probe_still(c.payload, codec, (x1 - x0, y1 - y0))
+            stills.probe(c.payload, (x1 - x0, y1 - y0))
         missing = None if rest else ~box_mask([b for _, c in regions for b in c.boxes], (0, 0, w, h))
         return Decoded(size=(w, h), representation="pixels", coarse=coarse,
-                       patches=LazyPatches(codec, (w, h), rest + regions), missing=missing)  # type: ignore[arg-type]
+                       patches=LazyPatches(stills, (w, h), rest + regions), missing=missing)  # type: ignore[arg-type]

@@ -12,13 +12,16 @@ from discover_core import Region
 from discover_core.bitstream import Stream, StreamHeader, _entry
 from discover_core.pipeline import decode, pipeline_from_dict
 from discover_core.errors import PayloadError
-from discover_core.regions import box_mask
+from discover_core.interfaces import Chunk
+from discover_core.regions import bounds, box_mask
 from discover_core.stills import decode_still
+from discover_roi.avif_boxes import rebuild
+from discover_roi.codec import Stills
 from discover_roi.layout import align_box, group_regions
 
 MAGIC_OF = {"jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
             "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
-            "avif": lambda b: b[4:12] == b"ftypavif"}
+            "avif": lambda b: b[0] == 0x0A}  # AV1 data only (roi-image format 2): a sequence header OBU first
 
 
 def keep(stream: Stream, names) -> Stream:
@@ -30,7 +33,17 @@ def keep(stream: Stream, names) -> Stream:
 
 
 def decoded_parts(pipeline, stream: Stream):
-    return pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks, 1)
+    return pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks,
+                                         stream.header.entropy_model.format_version)
+
+
+def with_payloads(stream: Stream, payloads, format_version: int) -> Stream:
+    """``stream`` with other chunk payloads, written by roi-image format ``format_version``."""
+    chunks = [Chunk(c.kind, c.name, p, c.labels, c.boxes, c.tasks) for c, p in zip(stream.chunks, payloads)]
+    h = stream.header.model_dump()
+    h["entropy_model"]["format_version"] = format_version
+    h["chunks"] = [_entry(c, stream.header.labels, stream.header.tasks) for c in chunks]
+    return Stream.from_bytes(Stream(StreamHeader.model_validate(h), chunks).to_bytes())
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -189,7 +202,7 @@ def test_full_stream_with_rest_reproduces_the_whole_picture(make_pipeline, image
 def test_codecs(make_pipeline, image, regions, psnr_fn, codec):
     stream = make_pipeline(codec=codec, region_quality=90, rest_quality=90, background_quality=90).encode(
         image, regions=regions)
-    assert stream.header.entropy_model.options == {"codec": codec}
+    assert stream.header.entropy_model.options.get("codec", "avif") == codec  # a default may go unrecorded
     for c in stream.chunks:
         assert MAGIC_OF[codec](c.payload), (codec, c.name, c.payload[:16])
     picture = decode(Stream.from_bytes(stream.to_bytes()))
@@ -219,7 +232,7 @@ def test_region_covering_the_whole_image(make_pipeline, image, psnr_fn, codec):
     assert [c.name for c in stream.chunks] == ["background", "region-0"]  # nothing left for 'rest'
     assert stream.chunks[1].boxes == ((0, 0, w, h),)
     picture = decode(stream)
-    np.testing.assert_array_equal(picture, decode_still(stream.chunks[1].payload, codec, (w, h)))
+    np.testing.assert_array_equal(picture, Stills(codec, 2).decode(stream.chunks[1].payload, (w, h)))
     assert psnr_fn(picture, image) > 30
 
 
@@ -338,8 +351,32 @@ def test_params_from_the_header_are_checked(make_pipeline, image, params, expect
 def test_format_versions_it_does_not_read_are_payload_errors(make_pipeline, image):
     pipeline = make_pipeline(codec="jpeg")
     stream = pipeline.encode(image, regions=[])
-    with pytest.raises(PayloadError, match="roi-image format 2"):
-        pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks, 2)
+    assert stream.header.entropy_model.format_version == 2
+    for version in (0, 3):
+        with pytest.raises(PayloadError, match=f"roi-image format {version}"):
+            pipeline.entropy_model.decode(stream.size, stream.header.params, stream.chunks, version)
+
+
+def chunk_size(stream: Stream, c: Chunk) -> tuple[int, int]:
+    """The (width, height) of a roi-image chunk's picture."""
+    if c.kind == "side":
+        return tuple(stream.header.params["background_size"])
+    x0, y0, x1, y1 = bounds(c.boxes) if c.boxes else (0, 0, *stream.size)
+    return x1 - x0, y1 - y0
+
+
+def test_format_1_streams_of_whole_avif_files_still_decode(make_pipeline, image, regions):
+    """Format 1 chunks are whole AVIF files; the same AV1 data decodes to the same picture either way."""
+    stream = make_pipeline(codec="avif").encode(image, regions=regions)
+    assert [c.name for c in stream.chunks] == ["background", "region-0", "region-1", "rest"]
+    old = with_payloads(stream, [rebuild(c.payload, chunk_size(stream, c)) for c in stream.chunks], 1)
+    assert old.header.entropy_model.format_version == 1
+    assert all(c.payload[4:12] == b"ftypavif" for c in old.chunks)
+    np.testing.assert_array_equal(decode(old), decode(stream))
+    with pytest.raises(PayloadError, match="avif payload cannot be read"):  # AV1 data alone is not format 1
+        decode(with_payloads(stream, [c.payload for c in stream.chunks], 1))
+    with pytest.raises(PayloadError, match="avif payload is not AV1 data"):
+        decode(with_payloads(stream, [c.payload for c in old.chunks], 2))  # nor a whole file format 2
 
 
 def test_unexpected_chunks_are_payload_errors(make_pipeline, image, regions):
