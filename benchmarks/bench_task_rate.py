@@ -1,7 +1,7 @@
 """Task-only streams against whole-image AVIF at equal task agreement (issue 20).
 
     python benchmarks/bench_task_rate.py [-c default|detection|FILE ...] [--data DIR] [--photos NAME,...]
-        [--ladder 5,10,...] [--avif-qualities 0,1,...] [--quick] [--out FILE]
+        [--ladder 5,10,...] [--avif-qualities 0,1,...] [--quick] [--variants FILE.yaml] [--out FILE]
 
 Each image is grounded once and encoded at every ``region_quality`` of the ladder with the pipeline's own
 components; each task's part (``stream.extract(task=...)``) is decoded and the task's heads run on it. The
@@ -36,6 +36,7 @@ from task_rate_lib import TaskRate, analyse  # noqa: E402
 from discover_core.demo import builtin_pipeline_path  # noqa: E402
 from discover_core.errors import InputError  # noqa: E402
 from discover_core.evaluate.datasets import open_dataset  # noqa: E402
+from discover_core.config import load_yaml  # noqa: E402
 from discover_core.pipeline import load_pipeline  # noqa: E402
 
 BUILTIN = {"default": "classification", "detection": "detection"}
@@ -133,6 +134,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help=f"ladder {QUICK_LADDER}, AVIF every 10: a smoke run")
     ap.add_argument("--level", type=float, default=0.9, help="agreement level to reach (default 0.9)")
     ap.add_argument("--bd-method", default="pchip", choices=("pchip", "akima", "cubic"))
+    ap.add_argument("--variants", type=Path, help="a YAML mapping of variant names to overrides by path "
+                                                   "(entropy_model.options.background_side: 256, ...), each run "
+                                                   "on every -c pipeline (the whole-image AVIF side is shared)")
     ap.add_argument("--out", type=Path, default=Path("bench_task_rate.json"))
     args = ap.parse_args()
     ladder = args.ladder or (QUICK_LADDER if args.quick else LADDER)
@@ -140,6 +144,12 @@ def main() -> None:
     configs = args.config or list(BUILTIN)
     paths = {c: builtin_pipeline_path(BUILTIN[c]) if c in BUILTIN else Path(c) for c in configs}
     pipelines = {c: load_pipeline(p) for c, p in paths.items()}  # every file checked before any work
+    if args.variants:
+        variants = load_yaml(args.variants)
+        if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+            raise InputError(f"{args.variants}: expected a mapping of variant names to overrides by path")
+        paths = {f"{c}/{v}": paths[c] for c in pipelines for v in variants}
+        pipelines = {f"{c}/{v}": p.with_overrides(o) for c, p in pipelines.items() for v, o in variants.items()}
     items = images(args.data, [n.strip() for n in args.photos.split(",") if n.strip()])
     results = {"command": sys.argv, "data": str(args.data or "demo"), "pipelines": {}}
     t_all = time.perf_counter()

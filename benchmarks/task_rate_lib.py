@@ -56,9 +56,11 @@ def avif_floor(data: bytes) -> int | None:
     return len(data) - sum(size - head for kind, head, size in boxes if kind == "mdat")
 
 
-def _framing() -> int:
-    """Fixed container bytes (prefix, header CRC), from the bitstream module's own structs (0 if it has none)."""
-    return sum(getattr(bitstream, n).size for n in ("PREFIX", "CRC") if hasattr(getattr(bitstream, n, None), "size"))
+def _framing(data: bytes) -> int:
+    """Fixed container bytes of a stream: all before its first payload but the header itself (magic, version,
+    header length, header CRC-32), as the bitstream module frames it."""
+    _, header, start = bitstream.unframe(data)
+    return start - len(header)
 
 
 def part_split(part: Stream) -> dict[str, int]:
@@ -75,7 +77,7 @@ def part_split(part: Stream) -> dict[str, int]:
     content = [c.payload for c in part.chunks if c.kind == "content"]
     side = [c.payload for c in part.chunks if c.kind == "side"]
     floor = sum(avif_floor(c) or 0 for c in content)
-    framing = _framing()
+    framing = _framing(part.to_bytes())
     return {"total": total, "header": bare - framing, "framing": framing, "chunk_fields": total - payloads - bare,
             "side": sum(map(len, side)), "side_avif_floor": sum(avif_floor(c) or 0 for c in side),
             "region_pixels": sum(map(len, content)) - floor, "region_avif_floor": floor, "region_chunks": len(content)}
