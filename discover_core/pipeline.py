@@ -413,8 +413,10 @@ def compose(decoded: Decoded, composer: Composer) -> np.ndarray:
         raise DiscoverError(f"composer '{composer.name}' cannot compose what was decoded ('{decoded.representation}'"
                             + (f", latent space '{space}'" if space else "") + ")",
                             "choose a composer that accepts it (`discover plugins --kind composer`)")
-    image = builder.call(composer, "composing a picture", composer.compose, decoded)
     w, h = decoded.size
+    composer.context.require_memory(type(composer).bytes_per_pixel * w * h,
+                                    f"composing this {w}x{h} picture with '{composer.name}'")
+    image = builder.call(composer, "composing a picture", composer.compose, decoded)
     if not isinstance(image, np.ndarray) or image.shape != (h, w, 3) or image.dtype != np.uint8:
         raise builder.bug(composer, "composing a picture", TypeError(
             f"compose() returned {getattr(image, 'shape', type(image).__name__)} {getattr(image, 'dtype', '')}, "
