@@ -4,7 +4,8 @@
   ``background_scale`` (or to ``background_side`` pixels on its shorter side: the task head's own view) and
   coded at ``background_quality`` (null: following ``region_quality``, the rate knob);
 * one content chunk per group of overlapping task regions: the group's
-  bounding rectangle coded at ``region_quality``. Pixels of the rectangle that
+  bounding rectangle coded at ``region_quality`` (at the resolution of ``region_side``, the head's view, if
+  set). Pixels of the rectangle that
   no region covers are filled with the upscaled background before coding, so
   they cost almost nothing and are never pasted; overlapping regions share one
   chunk, so no pixel is paid for twice;
@@ -60,6 +61,13 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     background_size: tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]]
+    region_scale: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    """Regions are coded at this fraction of their size (absent: full size)."""
+
+
+def scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The coded size of a ``(width, height)`` picture at ``scale``."""
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 class Stills:
@@ -89,8 +97,10 @@ class LazyPatches(Sequence[Patch]):
     :class:`~discover_core.errors.PayloadError` when its patch is asked for.
     """
 
-    def __init__(self, stills: Stills, size: tuple[int, int], items: list[tuple[IntBox, Chunk]]):
+    def __init__(self, stills: Stills, size: tuple[int, int], items: list[tuple[IntBox, Chunk]],
+                 scales: list[float] | None = None):
         self._stills, self._size, self._items = stills, size, items
+        self._scales = scales or [1.0] * len(items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -100,7 +110,10 @@ class LazyPatches(Sequence[Patch]):
             return [self[j] for j in range(*i.indices(len(self)))]
         rect, c = self._items[i]
         x0, y0, x1, y1 = rect
-        pixels = self._stills.decode(c.payload, (x1 - x0, y1 - y0))
+        size = (x1 - x0, y1 - y0)
+        pixels = self._stills.decode(c.payload, scaled(size, self._scales[i]))
+        if self._scales[i] != 1.0:
+            pixels = resize(pixels, size, "bicubic")
         return Patch(rect, pixels, c.labels, box_mask(c.boxes, rect) if c.boxes else None)
 
     def __iter__(self) -> Iterator[Patch]:
@@ -129,6 +142,10 @@ class RoiImage(EntropyModel):
                                                            "region_quality, so the rate knob moves it too)")
         background_scale: float = Field(0.125, gt=0.0, le=1.0,
                                         description="size of the coded background relative to the image")
+        region_side: int | None = Field(
+            None, ge=8, le=8192, description="shorter side in pixels of the picture the regions are coded at "
+            "(the task head's view: 256 for an ImageNet classifier, which sees no finer detail); null: full "
+            "resolution")
         background_side: int | None = Field(
             None, ge=8, le=8192, description="shorter side of the coded background in pixels, at most the "
             "image's own (the task head's view: 256 for an ImageNet classifier's resize); overrides "
@@ -162,9 +179,12 @@ class RoiImage(EntropyModel):
             # What a decoder has where a chunk's pixels are not pasted: the decoded, upscaled background.
             coarse = Stills(o.codec, self.format_version).decode(background, bg_size)
             fill = resize(coarse, (w, h), "bicubic")
+        region_scale = 1.0 if o.region_side is None else min(1.0, o.region_side / min(w, h))
         for i, g in enumerate(groups):
             x0, y0, x1, y1 = rect = g.bounds
             tile = np.where(box_mask(g.boxes, rect)[:, :, None], image[y0:y1, x0:x1], fill[y0:y1, x0:x1])
+            if region_scale < 1.0:
+                tile = resize(tile, scaled((x1 - x0, y1 - y0), region_scale), o.downscale)
             chunks.append(Chunk("content", f"region-{i}", self._code(tile, o.region_quality),
                                 labels=g.labels, boxes=g.boxes))
         if o.code_rest:
@@ -172,7 +192,10 @@ class RoiImage(EntropyModel):
             if not covered.all():
                 tile = np.where(covered[:, :, None], fill, image)
                 chunks.append(Chunk("content", "rest", self._code(tile, _or(o.rest_quality, o.region_quality))))
-        return Encoded(chunks, params={"background_size": list(bg_size)})
+        params: dict[str, Any] = {"background_size": list(bg_size)}
+        if region_scale < 1.0:
+            params["region_scale"] = region_scale
+        return Encoded(chunks, params=params)
 
     def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
                format_version: int) -> Decoded:
@@ -182,7 +205,9 @@ class RoiImage(EntropyModel):
             raise PayloadError(f"roi-image format {format_version} is not one this decoder reads "
                                f"({self.format_version})", "upgrade discover-codec")
         try:
-            bw, bh = Params.model_validate(params).background_size
+            checked = Params.model_validate(params)
+            bw, bh = checked.background_size
+            region_scale = checked.region_scale or 1.0
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "params"
@@ -219,8 +244,9 @@ class RoiImage(EntropyModel):
                 if len(boxes) < len(c.boxes):
                     c = Chunk(c.kind, c.name, c.payload, c.labels, boxes, c.tasks)
                 regions.append((bounds(boxes), c))
-        for (x0, y0, x1, y1), c in rest + regions:  # each payload's own header, before any pixel is decoded
-            stills.probe(c.payload, (x1 - x0, y1 - y0))
+        scales = [1.0] * len(rest) + [region_scale] * len(regions)
+        for ((x0, y0, x1, y1), c), k in zip(rest + regions, scales):  # each payload's header, before any pixel
+            stills.probe(c.payload, scaled((x1 - x0, y1 - y0), k))
         missing = None if rest else ~box_mask([b for _, c in regions for b in c.boxes], (0, 0, w, h))
         return Decoded(size=(w, h), representation="pixels", coarse=coarse,
-                       patches=LazyPatches(stills, (w, h), rest + regions), missing=missing)  # type: ignore[arg-type]
+                       patches=LazyPatches(stills, (w, h), rest + regions, scales), missing=missing)  # type: ignore[arg-type]

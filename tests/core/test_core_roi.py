@@ -433,3 +433,27 @@ def test_a_group_of_more_boxes_than_a_chunk_lists_is_coded_as_its_rectangle():
     assert group.boxes == ((0, 0, MAX_BOXES_PER_CHUNK + 3, MAX_BOXES_PER_CHUNK + 3),)
     [group] = group_regions(regions[:MAX_BOXES_PER_CHUNK], 2000, 2000, align=1, margin=0)
     assert len(group.boxes) == MAX_BOXES_PER_CHUNK
+
+
+def test_head_view_sizes_code_the_background_and_regions_at_the_heads_resolution(make_pipeline, psnr_fn):
+    """background_side / region_side: the shorter side of what is coded, as the task head sees the image."""
+    photo = skimage.data.astronaut()  # 512 x 512
+    box = (150, 40, 330, 220)
+    full = make_pipeline(code_rest=False, region_quality=60).encode(photo, regions=[Region(box, "cat")])
+    view = make_pipeline(code_rest=False, region_quality=60, region_side=256, background_side=128,
+                         background_quality=None).encode(photo, regions=[Region(box, "cat")])
+    assert view.header.params == {"background_size": [128, 128], "region_scale": 0.5}
+    assert "region_scale" not in full.header.params
+    assert len(view.chunks[1].payload) < 0.5 * len(full.chunks[1].payload)
+    picture = decode(view)
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    assert picture.shape == photo.shape and psnr_fn(picture, photo, inside) > 24
+    # a region_side above the image's own codes at full size (no scale recorded)
+    big = make_pipeline(code_rest=False, region_side=4096).encode(photo, regions=[Region(box, "cat")])
+    assert "region_scale" not in big.header.params
+    for bad in (0.0, 1.5, float("nan")):
+        crafted = Stream(view.header.model_copy(update={"params": {**view.header.params, "region_scale": bad}}),
+                         view.chunks, view.version)
+        with pytest.raises(PayloadError, match="region_scale"):
+            decode(crafted)
