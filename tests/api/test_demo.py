@@ -72,8 +72,10 @@ def test_demo_figures_are_consistent(demo_dir):
         stream = demo_dir / folder / "streams" / "coffee-q50.dscv"
         assert by["full"]["bytes"] == stream.stat().st_size, "bpp comes from the actual bytes"
         assert by["task-only"]["bytes"] < by["full"]["bytes"]
-        # The task's part and the full stream carry the same region chunks: the same pixels inside them.
-        assert by["task-only"]["metrics"]["psnr_in"] == pytest.approx(by["full"]["metrics"]["psnr_in"])
+        # The task's part and the full stream carry the same region chunks: the same pixels inside them, but
+        # for the feathered edge band (no margin: it lies inside the boxes), blended with what is beneath it
+        # (the 'rest' chunk in the full stream, the background in the part).
+        assert by["task-only"]["metrics"]["psnr_in"] == pytest.approx(by["full"]["metrics"]["psnr_in"], rel=1e-3)
         assert by["task-only"]["metrics"]["psnr_out"] < by["full"]["metrics"]["psnr_out"]
         # The matched AVIF is the whole-image still closest in size to the task-only stream.
         assert abs(by["avif (same bpp)"]["bytes"] - by["task-only"]["bytes"]) < 0.25 * by["task-only"]["bytes"]
