@@ -41,9 +41,8 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictInt, ValidationError, 
 
 from . import binheader, jsonheader
 from .errors import StreamError
-from .images import MAX_PIXELS
 from .interfaces import Chunk, normalize_label
-from .limits import (MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX_DECODED_AREA, MAX_HEADER_BYTES,  # noqa: F401
+from .limits import (MAX_PIXELS, MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX_DECODED_AREA, MAX_HEADER_BYTES,  # noqa: F401
                      MAX_HEADER_DEPTH, MAX_LABELS, MAX_NAME_CHARS, MAX_SIDE, MAX_TASKS)
 from .values import Reader, encode_value, varint
 

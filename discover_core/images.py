@@ -15,15 +15,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import InputError
 from .files import open_regular
 from .interfaces import ImageMeta
+from .limits import MAX_PIXELS
 from .stills import MAX_SIDE
 
 PILLOW_OPEN = Image.open
 """Pillow's own ``Image.open``, kept at import: other libraries replace it process-wide (ultralytics does, with a
 wrapper that tries to install a HEIF plugin on any unreadable file), and an image read must not depend on that."""
 
-MAX_PIXELS = 1 << 28
-"""Largest image (width x height, 268 Mpx) discover reads, encodes or decodes; larger ones are refused
-before their pixels are decoded. Stream headers are held to the same cap."""
+# MAX_PIXELS (discover_core.limits): the largest image (width x height, 268 Mpx) discover reads, encodes or
+# decodes; larger ones are refused before their pixels are decoded. Stream headers are held to the same cap.
 
 # Pillow's own decompression-bomb limit (89 Mpx) would otherwise be the cap: discover checks MAX_PIXELS itself.
 if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:

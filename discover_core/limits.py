@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+MAX_PIXELS = 1 << 28
+"""Most pixels of an image discover encodes or a stream may declare (268 Mpx); :mod:`discover_core.images`
+enforces it on input images."""
 MAX_HEADER_BYTES = 1 << 22
 """Largest header, compressed or decompressed (4 MiB; a header of the most chunks and boxes allowed below
 takes well under 1 MiB)."""
@@ -27,4 +30,4 @@ MAX_NAME_CHARS = 1024
 MAX_DECODED_AREA = 8
 """Chunk areas a decoder may have to decode, as a multiple of the canvas: the areas of the rectangles
 bounding each chunk's boxes may add up to at most this many times ``width * height``. (The canvas itself is
-bounded by :data:`discover_core.images.MAX_PIXELS`, the cap enforced on input images.)"""
+bounded by :data:`MAX_PIXELS`, the cap enforced on input images.)"""
