@@ -293,13 +293,12 @@ def record(component: Component) -> ComponentRecord:
     reg = builder.registration(component)
     cls = type(component)
     options = component.options.model_dump(mode="json")
-    keep = cls.decoder_options
-    paths = path_options(cls.Options)
+    keep = recorded_options(cls)
     try:
         defaults = cls.Options().model_dump(mode="json")
     except ValueError:  # an option without a default (pydantic's ValidationError is a ValueError)
         defaults = {}
-    options = {k: v for k, v in options.items() if (keep is None or k in keep) and k not in paths
+    options = {k: v for k, v in options.items() if k in keep
                and not (k in defaults and type(defaults[k]) is type(v) and defaults[k] == v)}
     weights = builder.call(component, "fingerprinting its weights", component.weights_fingerprint)
     return ComponentRecord(plugin=cls.name, provider=reg.plugin if reg else "",

@@ -1,8 +1,8 @@
 """What a learned network costs in memory, estimated from its architecture and the canvas before anything is
 built or allocated (so a stream's declared size or channels are refused before they cost anything).
 
-Calibrated on CPU (peak RSS of a decode minus the process before it): the builtin pixels model (N=128, M=192)
-takes 250 bytes per pixel at 1024², 200 at 2048²; the estimate below gives 296, on the safe side.
+Calibrated on CPU (peak RSS of a decode minus the process before it): the builtin pixels model (N=64, M=96,
+G=32) takes 203 bytes per pixel at 1024², 191 at 2048²; the estimate below gives 243 and 220 (weights included).
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ def build_bytes(arch: "Arch") -> int:
 
 def decode_bytes(arch: "Arch", width: int, height: int) -> int:
     """Peak working set of a decode of a ``width`` x ``height`` canvas: the weights, the synthesis' widest
-    activations (N channels at its finest stride, with GDN temporaries), the latent, its Gaussian parameters
+    activations (N channels at its finest stride, with the GDN's temporaries: three such tensors), the latent, its Gaussian parameters
     and M(ẑ) at stride 16, and for ELIC the unfolded 5×5 contexts."""
     pw, ph = -(-width // 64) * 64, -(-height // 64) * 64
     px = pw * ph
     finest = 2 if arch.target == "pixels" else 8
-    per_px = 2 * arch.channels / finest ** 2 + 4 * (3 * arch.latent_channels + arch.global_channels) / 256
+    per_px = 3 * arch.channels / finest ** 2 + 4 * (3 * arch.latent_channels + arch.global_channels) / 256
     if arch.groups:
         per_px += 2 * 25 * arch.latent_channels / 256
     return int(FLOAT * px * per_px + build_bytes(arch))
