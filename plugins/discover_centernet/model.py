@@ -26,9 +26,9 @@ import torch
 
 from discover_core.errors import InputError
 
-from .tfjs_graph import TFJSGraph
-from .tfjs_ops import resize_bilinear
-from .tfjs_reader import read_graph_model
+from discover_core.tfjs.graph import TFJSGraph
+from discover_core.tfjs.ops import resize_bilinear
+from discover_core.tfjs.reader import read_graph_model
 
 INPUT_SIZE = 512
 OUTPUT = "tower_0/detections"
@@ -59,7 +59,7 @@ class CenterNet:
     def __init__(self, path: Path, device: torch.device):
         self.path = path
         self.device = device
-        self.graph = TFJSGraph(read_graph_model(path), [OUTPUT]).eval().to(device)
+        self.graph = TFJSGraph(read_graph_model(path, fetch="centernet"), [OUTPUT]).eval().to(device)
 
     @torch.no_grad()
     def raw(self, image: np.ndarray) -> np.ndarray:

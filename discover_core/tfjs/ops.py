@@ -15,7 +15,7 @@ ops. ``layout`` says what an op wants:
   TensorFlow would, then moved to channels-first; axes are mapped);
 - ``"nhwc"``: everything else, in TensorFlow's own layout.
 
-:class:`.tfjs_graph.TFJSGraph` moves values between layouts as needed.
+:class:`.graph.TFJSGraph` moves values between layouts as needed.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ The format (tfjs-converter's ``graph-model``):
   q * s + m; rounded when ``original_dtype`` is ``int32``).
 - ``signature``: the input and output tensor names.
 
-Only numpy here; :mod:`.tfjs_graph` turns the result into PyTorch modules.
+Only numpy here; :mod:`.graph` turns the result into PyTorch modules.
 """
 
 from __future__ import annotations
@@ -175,8 +175,11 @@ def read_weights(manifest: list[dict[str, Any]], folder: Path, path: Path) -> di
     return weights
 
 
-def read_graph_model(path: str | Path) -> GraphModel:
-    """Parse ``model.json`` (a file, or a folder holding exactly one ``*.json`` graph model) and its shards."""
+def read_graph_model(path: str | Path, fetch: str | None = None) -> GraphModel:
+    """Parse ``model.json`` (a file, or a folder holding exactly one ``*.json`` graph model) and its shards.
+
+    ``fetch``: the ``discover models fetch`` name that provides the model (for the hint when it is missing).
+    """
     path = Path(path)
     if path.is_dir():
         found = sorted(p for p in path.glob("*.json") if p.name != "models.json")
@@ -186,7 +189,8 @@ def read_graph_model(path: str | Path) -> GraphModel:
         path = found[0]
     if not path.is_file():
         raise WeightsError(f"model file {path} does not exist",
-                           "fetch it with `discover models fetch centernet`, or give the path of model.json")
+                           (f"fetch it with `discover models fetch {fetch}`, or " if fetch else "")
+                           + "give the path of the model's .json file")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

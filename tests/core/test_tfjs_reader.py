@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from discover_core.errors import WeightsError  # noqa: E402
-from discover_centernet.tfjs_graph import TFJSGraph  # noqa: E402
-from discover_centernet.tfjs_ops import UnsupportedOpError  # noqa: E402
-from discover_centernet.tfjs_reader import read_graph_model  # noqa: E402
+from discover_core.tfjs.graph import TFJSGraph  # noqa: E402
+from discover_core.tfjs.ops import UnsupportedOpError  # noqa: E402
+from discover_core.tfjs.reader import read_graph_model  # noqa: E402
 
-from . import tiny_model as tm  # noqa: E402
+from discover_core.testing import tfjs_models as tm  # noqa: E402
 
 RNG = np.random.default_rng(7)
 X = (RNG.random((1, 8, 8, 3)) * 10).astype(np.float32)

@@ -2,8 +2,8 @@
 
 ``TFJSGraph(model, outputs)`` keeps the nodes the requested outputs depend on,
 in an order where every node comes after its inputs, and builds each one with
-:data:`.tfjs_ops.OP_BUILDERS`. An op it does not know raises
-:class:`.tfjs_ops.UnsupportedOpError` naming the op, the node and the model, and
+:data:`.ops.OP_BUILDERS`. An op it does not know raises
+:class:`.ops.UnsupportedOpError` naming the op, the node and the model, and
 listing every unknown op of the graph at once.
 
 ``graph(x)`` runs it: ``x`` is the input as an NHWC tensor (TensorFlow's
@@ -18,8 +18,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .tfjs_ops import OP_BUILDERS, Op, UnsupportedOpError, tensor, to_nchw, to_nhwc
-from .tfjs_reader import GraphModel, Node
+from .ops import OP_BUILDERS, Op, UnsupportedOpError, tensor, to_nchw, to_nhwc
+from .reader import GraphModel, Node
 
 
 def _key(name: str) -> str:
