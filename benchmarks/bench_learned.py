@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from discover_core.demo.photos import demo_photos
+from discover_core.photos import demo_photos
 from discover_core.interfaces import Region
 from discover_core.stills import decode_still, encode_still
 from discover_core.testing.samples import psnr

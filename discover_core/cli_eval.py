@@ -88,7 +88,7 @@ def _progress():
 @engine_options
 def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir, engine):
     """Evaluate a pipeline over a dataset: per image and task rows, dataset-level aggregates, resumable."""
-    from .demo.run import default_pipeline_path
+    from .builtin import default_pipeline_path
     from .evaluate import Store, open_dataset, run_cells, single_cell
     from .pipeline import load_pipeline
 

@@ -9,17 +9,17 @@ the original (classification: same top-1; detection: COCO AP over the whole set 
 detections on the originals and against the photos' annotations). It writes streams, pictures, tables
 (Markdown, JSON), a rate-agreement plot per pipeline and an HTML page that shows it all.
 
-One thing per module: :mod:`.photos` (the demo photos and their annotations), :mod:`.baselines`
+One thing per module (the photos are :mod:`discover_core.photos`, the drawing :mod:`discover_core.pictures`): :mod:`.baselines`
 (whole-image stills at a matched size or quality), :mod:`.sets` (heads scored over the whole set),
 :mod:`.stats` (rows, means, rate at equal agreement, BD-rate), :mod:`.tables` (Markdown and terminal
-tables), :mod:`.pictures` (regions drawn, side-by-side panels), :mod:`.loop` (one pipeline: the evaluate run and
+tables), :mod:`.loop` (one pipeline: the evaluate run and
 the baselines), :mod:`.report` (results.json, summary.md, the plots), :mod:`.page` (the HTML page) and
 :mod:`.run` (which pipelines run).
 """
 
 from __future__ import annotations
 
-from .photos import Photo, demo_photos
+from ..photos import Photo, demo_photos
 from .run import BUILTIN_PIPELINES, DEFAULT_QUALITIES, builtin_pipeline_path, default_pipeline_path, run_demo
 from .stats import comparisons, summarise
 

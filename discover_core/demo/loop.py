@@ -18,8 +18,8 @@ from ..metrics import bpp, psnr, quality_report, region_mask
 from ..pipeline import Pipeline
 from ..stills import decode_still
 from .baselines import closest_bpp, matched_quality
-from .photos import Photo
-from .pictures import draw_regions, side_by_side
+from ..photos import Photo
+from ..pictures import draw_regions, side_by_side
 from .sets import SetScores, scored_over_set
 from .stats import AGREEMENT_LEVELS, DETECTION_LEVELS, Row, comparisons, summarise
 
@@ -148,7 +148,8 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
     import shutil
     from contextlib import nullcontext
 
-    from ..evaluate.runner import Cell, Options, analyzer_key, head_key, head_paths, image_hash, run_cells
+    from ..evaluate.heads import head_key, head_paths
+    from ..evaluate.runner import Cell, Options, analyzer_key, image_hash, run_cells
     from ..evaluate.store import Store
 
     knobs = quality_knobs(pipeline, qualities)

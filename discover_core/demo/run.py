@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from ..builtin import BUILTIN_PIPELINES, builtin_pipeline_path, default_pipeline_path
 from ..errors import InputError
 from ..pipeline import load_pipeline
 from .loop import DEFAULT_QUALITIES, QUALITY_OPTIONS, Run, quality_knobs, run_pipeline
-from .photos import demo_photos
+from ..photos import demo_photos
 from .report import write_reports
 from .tables import comparisons_markdown, print_summary
 
 __all__ = ["BUILTIN_PIPELINES", "DEFAULT_QUALITIES", "QUALITY_OPTIONS", "builtin_pipeline_path",
            "default_pipeline_path", "run_demo"]
 
-BUILTIN_PIPELINES = {"classification": "data/default.yaml", "detection": "data/detection.yaml"}
-"""The demo's tasks and their built-in offline pipelines (package data of discover_core)."""
 FOLDERS = {"classification": "", "detection": "detection"}
 """Where each built-in pipeline's streams, pictures and plot go (classification: the output folder itself)."""
-
-
-def builtin_pipeline_path(task: str) -> Path:
-    return Path(str(resources.files("discover_core").joinpath(BUILTIN_PIPELINES[task])))
-
-
-def default_pipeline_path() -> Path:
-    return builtin_pipeline_path("classification")
 
 
 def _plan(pipeline_file: Path | None, tasks: Sequence[str] | None) -> list[tuple[str | None, str, Path]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..interfaces import TaskHead
-from .photos import Photo
+from ..photos import Photo
 
 SET_TASKS = frozenset({"detection"})
 """Tasks whose heads are scored over the whole set of photos at once."""

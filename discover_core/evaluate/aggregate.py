@@ -13,6 +13,7 @@ from typing import Any
 
 from ..pipeline import Pipeline
 from .datasets import Dataset
+from .heads import head_paths, target_for
 from .store import Store
 
 
@@ -22,15 +23,13 @@ def _mean(values: list[float]) -> float:
 
 
 def aggregate_cell(store: Store, cell_id: str, pipeline: Pipeline, dataset: Dataset) -> dict[str, dict]:
-    from .runner import target_for
-
     items = {i.id: i for i in dataset.items}
     rows = [r for r in store.rows(cell_id) if r["image_id"] in items]
     by_stream: dict[str, list[dict]] = {}
     for r in rows:
         by_stream.setdefault(r["stream"], []).append(r)
     heads = {}
-    for (path, _, _), head in zip(_head_paths(pipeline), pipeline.task_heads):
+    for (path, _, _), head in zip(head_paths(pipeline), pipeline.task_heads):
         heads[path] = head
     out: dict[str, dict] = {}
     for stream, rs in by_stream.items():
@@ -61,9 +60,3 @@ def aggregate_cell(store: Store, cell_id: str, pipeline: Pipeline, dataset: Data
         out[stream] = m
     store.write_aggregates(cell_id, out)
     return out
-
-
-def _head_paths(pipeline: Pipeline):
-    from .runner import head_paths
-
-    return head_paths(pipeline)

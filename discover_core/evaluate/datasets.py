@@ -156,7 +156,7 @@ def _read_json(path: Path, spec: str) -> Any:
 
 
 def _demo_loaders() -> dict[str, Callable[[], tuple[np.ndarray, ImageMeta]]]:
-    from ..demo.photos import _load_photo
+    from ..photos import load_photo
 
     coco = json.loads(resources.files("discover_core").joinpath(DEMO_ANNOTATIONS).read_text(encoding="utf-8"))
     cache: dict[str, np.ndarray] = {}
@@ -164,7 +164,7 @@ def _demo_loaders() -> dict[str, Callable[[], tuple[np.ndarray, ImageMeta]]]:
     def loader(name: str):
         def load():
             if name not in cache:
-                cache[name] = _load_photo(name)
+                cache[name] = load_photo(name)
             return cache[name], ImageMeta(name=name)
         return load
     return {i["file_name"]: loader(i["file_name"]) for i in coco["images"]}

@@ -182,7 +182,7 @@ def bd_tables(curves: list[Curve], anchor: str | None, method: str) -> list[dict
 def _pictures(infos: list[dict], out_dir: Path, limit: int = 6) -> list[tuple[str, str]]:
     from PIL import Image
 
-    from ..demo.pictures import side_by_side
+    from ..pictures import side_by_side
 
     made = []
     for info in infos:

@@ -25,6 +25,7 @@ from ..metrics import bpp, quality_report
 from ..pipeline import Pipeline
 from .aggregate import aggregate_cell
 from .datasets import Dataset, Item
+from .heads import head_key, head_paths, target_for
 from .store import Store
 
 SLOT_KINDS = {"label_source": "label_source", "grounders": "grounder", "entropy_model": "entropy_model",
@@ -113,25 +114,6 @@ class Stats:
     cache_hits: int = 0
     wall_s: float = 0.0
     failed: int = 0
-
-
-def head_paths(pipeline: Pipeline) -> list[tuple[str, str, int]]:
-    """(slot path, task name, index) of every head."""
-    return [(f"tasks[{i}].task_heads[{j}]", t.name, j) for i, t in enumerate(pipeline.tasks)
-            for j in range(len(pipeline.config.tasks[i].task_heads))]
-
-
-def head_key(pipeline: Pipeline, path: str) -> str:
-    """How a head is named in rows and aggregates: ``task/head-name`` (``#j`` when a task has two of a kind)."""
-    i, j = int(path.split("[")[1].split("]")[0]), int(path.rsplit("[", 1)[1].rstrip("]"))
-    task = pipeline.config.tasks[i]
-    name = task.task_heads[j].plugin.split(":")[-1]
-    same = [h for h in task.task_heads if h.plugin.split(":")[-1] == name]
-    return f"{task.name}/{name}" + (f"#{j}" if len(same) > 1 else "")
-
-
-def target_for(head, item: Item) -> Any:
-    return item.targets.get(getattr(type(head), "task", "") or "")
 
 
 def _task_boxes(pipeline: Pipeline, regions: list[Region], task: str | None) -> list:
@@ -251,7 +233,7 @@ def evaluate_image(cell: Cell, item: Item, cache: Any, opts: Options, stats: Sta
 
 def save_pictures(folder: Path, cell_id: str, item: Item, image: np.ndarray, regions: list[Region], stream: str,
                    recon: np.ndarray) -> None:
-    from ..demo.pictures import draw_regions
+    from ..pictures import draw_regions
     from ..images import atomic_save_image
 
     stem = Path(item.name).stem.replace("/", "_")

@@ -127,7 +127,7 @@ def _base(data: dict, path: Path, device: str, registry=None) -> Pipeline:
                                   registry=registry)
     base = str(data["base"])
     if base == "default":
-        from ..demo.run import default_pipeline_path
+        from ..builtin import default_pipeline_path
 
         return load_pipeline(default_pipeline_path(), device=device, registry=registry)
     file = Path(base)

@@ -121,7 +121,7 @@ def test_demo_tasks_are_checked_before_any_work(tmp_path):
 
 
 def test_set_scores_score_every_photo_at_once():
-    from discover_core.demo.photos import Photo
+    from discover_core.photos import Photo
     from discover_core.demo.sets import SetScores
     from discover_core.demo.stats import Row, summarise
 

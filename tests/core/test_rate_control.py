@@ -17,7 +17,7 @@ DEFAULT = Path(dc.__file__).parent / "data" / "default.yaml"
 
 @pytest.fixture(scope="module")
 def chelsea():
-    from discover_core.demo.photos import demo_photos
+    from discover_core.photos import demo_photos
 
     return demo_photos(["chelsea"])[0].image
 

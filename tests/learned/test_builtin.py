@@ -22,7 +22,7 @@ def builtin():
 
 @pytest.fixture(scope="module")
 def chelsea():
-    from discover_core.demo.photos import demo_photos
+    from discover_core.photos import demo_photos
 
     return demo_photos(["chelsea"])[0]
 

@@ -1,11 +1,11 @@
-"""Pictures of the demo: regions drawn on a photo, panels side by side."""
+"""Pictures of results: regions drawn on a photo, panels side by side."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..interfaces import Region
+from .interfaces import Region
 
 
 def draw_regions(image: np.ndarray, regions: list[Region], subject: list | None = None) -> Image.Image:

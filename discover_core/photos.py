@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import ExtraMissingError, InputError
-from ..images import from_array
+from .errors import ExtraMissingError, InputError
+from .images import from_array
 
 ANNOTATIONS = "data/demo/annotations.json"
 """COCO-format annotations of the demo photos (package data of discover_core)."""
@@ -29,7 +29,7 @@ class Photo:
     """Every COCO annotation of the photo (``bbox`` [x, y, w, h], ``category_id``; ids >= 100 are not COCO-80)."""
 
 
-def _load_photo(file_name: str) -> np.ndarray:
+def load_photo(file_name: str) -> np.ndarray:
     stem = Path(file_name).stem
     if file_name == "grace_hopper.jpg":
         from matplotlib import cbook
@@ -68,6 +68,6 @@ def demo_photos(names: list[str] | None = None) -> list[Photo]:
         mine = [a for a in coco["annotations"] if a["image_id"] == img["id"]]
         boxes = [(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3])
                  for a in mine if cats[a["category_id"]] == subject]
-        photos.append(Photo(img["file_name"], _load_photo(img["file_name"]), boxes,
+        photos.append(Photo(img["file_name"], load_photo(img["file_name"]), boxes,
                             list(img.get("imagenet_classes", [])), subject, mine))
     return photos
