@@ -2,14 +2,18 @@
 
 One process builds each (component, options, context) once: every pipeline,
 variant, ``discover decode`` of many streams and ``discover.decode`` call
-reuses the same built models. A component that fails to build fails the same
-way every time it is asked for, without trying again.
+reuses the same built models. The cache holds the :data:`MAX_BUILT` most
+recently used components (``DISCOVER_BUILD_CACHE`` sets another bound; 0 turns
+it off); a component that fails to build is not kept, so asking again (after
+fetching the missing weights, say) tries again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
 from .errors import DiscoverError, OutOfMemory, PluginBug, is_out_of_memory
@@ -17,8 +21,15 @@ from .interfaces import Component, Context, Options
 from .plugins import Registration, Registry
 
 T = TypeVar("T")
-_built: dict[tuple, Component | BaseException] = {}
+_built: OrderedDict[tuple, Component] = OrderedDict()
 _lock = threading.RLock()
+MAX_BUILT = 16
+"""Built components kept per process, least recently used dropped first (``DISCOVER_BUILD_CACHE``)."""
+
+
+def _bound() -> int:
+    raw = os.environ.get("DISCOVER_BUILD_CACHE", "")
+    return int(raw) if raw.strip().isdigit() else MAX_BUILT
 
 
 def _key(reg: Registration, options: Options, context: Context) -> tuple:
@@ -32,17 +43,18 @@ def build(registry: Registry, kind: str, name: str, options: Options, context: C
     key = _key(reg, options, context)
     with _lock:
         found = _built.get(key)
-        if found is None:
-            try:
-                reg.check_requirements()
-                found = call(reg, "being built", reg.cls, options, context)
-                found._discover_registration = reg  # type: ignore[attr-defined]
-            except (DiscoverError, PluginBug) as exc:
-                found = exc
+        if found is not None:
+            _built.move_to_end(key)
+            return found
+        reg.check_requirements()
+        found = call(reg, "being built", reg.cls, options, context)
+        found._discover_registration = reg  # type: ignore[attr-defined]
+        bound = _bound()
+        if bound:
             _built[key] = found
-    if isinstance(found, BaseException):
-        raise found
-    return found
+            while len(_built) > bound:
+                _built.popitem(last=False)
+        return found
 
 
 def registration(component: Component) -> Registration | None:

@@ -441,6 +441,17 @@ class TaskHead(Component):
     ) -> dict[str, float]:
         raise NotImplementedError
 
+    provides_features: ClassVar[bool] = False
+    """Whether :meth:`image_features` is implemented (a head that can stand in for Inception-v3 in FID / KID)."""
+
+    def image_features(self, images: np.ndarray) -> np.ndarray:
+        """Optional: ``(N, H, W, 3)`` uint8 images -> ``(N, D)`` float64 image features (e.g. a pooled feature map).
+
+        Heads that implement it set :attr:`provides_features`; the perception metrics find them through the
+        registry (``features: proxy:<backbone>``), so no core module imports a plugin.
+        """
+        raise NotImplementedError(f"task head '{self.name}' does not provide image features")
+
 
 KIND_BASES: dict[str, type[Component]] = {
     "label_source": LabelSource,

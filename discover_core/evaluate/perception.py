@@ -6,8 +6,9 @@ CLIC protocol (:func:`clic_view`, :func:`patches`): the shorter side resized to 
 No weights are downloaded here. Each metric's files are looked for in ``weights_dir`` (if given), the
 cache folder (``<cache>/models/perception/``) and torch's hub checkpoint folder; a missing one is a
 :class:`~discover_core.errors.WeightsError` naming the file, where to put it and where it comes from.
-FID / KID may use a *proxy* feature extractor instead of Inception-v3 (``proxy:mobilenet_v2`` etc., an
-ImageNet classifier loaded by :mod:`discover_imagenet`, pooled last feature map): every figure computed
+FID / KID may use a *proxy* feature extractor instead of Inception-v3 (``proxy:mobilenet_v2[@weights]``: the
+registered task head :data:`PROXY_HEAD` built on that backbone, whose :meth:`~discover_core.TaskHead.image_features`
+pool its last feature map; found through the registry, so the core imports no plugin): every figure computed
 with it carries the proxy's name (``fid@proxy:mobilenet_v2``), never the plain ``fid``.
 """
 
@@ -36,6 +37,8 @@ FILES = {
                                           "dists_weights.pt")],
 }
 METRICS = ("fid", "kid", "lpips", "dists")
+PROXY_HEAD = "imagenet-classifier"
+"""The registered task head that provides proxy features (options ``backbone`` and ``weights``)."""
 
 
 def clic_view(image: np.ndarray, side: int = CLIC_SIDE) -> np.ndarray:
@@ -93,10 +96,7 @@ class Features:
             self._model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                                              feature_extractor_weights_path=str(path))
         elif self.name.startswith("proxy:"):
-            from discover_imagenet.backbones import load_backbone
-
-            arch, _, weights = self.name[len("proxy:"):].partition("@")
-            self._model = load_backbone(arch, weights or "package", "cpu", context=context)
+            self._model = proxy_head(self.name, context)
         else:
             raise ConfigError("perception features", [("features", f"'{self.name}': use inception or "
                                                                    "proxy:<ImageNet classifier>, e.g. proxy:mobilenet_v2")])
@@ -110,11 +110,30 @@ class Features:
             x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
             with torch.no_grad():
                 return self._model(x).double().numpy()
-        from discover_imagenet.preprocess import classification_input
+        return np.asarray(self._model.image_features(batch), dtype=np.float64)
 
-        x = torch.from_numpy(np.stack([classification_input(p, self._model.preprocess) for p in batch]))
-        feats, _ = self._model.features_and_logits(x)
-        return feats.mean(dim=(2, 3)).double().cpu().numpy()
+
+def proxy_head(name: str, context: Context):
+    """The registry's :data:`PROXY_HEAD` on the backbone ``proxy:<backbone>[@weights]`` names, on the CPU."""
+    from pydantic import ValidationError
+
+    from ..build import build
+    from ..config import _pydantic_problems
+    from ..plugins import get_registry
+
+    registry = get_registry()
+    reg = registry.get("task_head", PROXY_HEAD)
+    arch, _, weights = name[len("proxy:"):].partition("@")
+    try:
+        options = reg.cls.Options.model_validate({"backbone": arch, "weights": weights or "package", "device": "cpu"})
+    except ValidationError as exc:
+        raise ConfigError(f"perception features {name}",
+                          _pydantic_problems(exc, "", list(reg.cls.Options.model_fields))) from None
+    head = build(registry, "task_head", PROXY_HEAD, options, context)
+    if not getattr(head, "provides_features", False):
+        raise ConfigError("perception features", [("features", f"task head '{PROXY_HEAD}' provides no image "
+                                                               "features; use inception")])
+    return head
 
 
 def fid(real: np.ndarray, fake: np.ndarray) -> float:

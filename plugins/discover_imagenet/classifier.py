@@ -60,6 +60,18 @@ class ImagenetClassifier(TaskHead):
         """``sha256:...`` of the network's weights file (computed once, cached under the cache folder)."""
         return self.backbone.fingerprint(self.context)
 
+    provides_features = True
+
+    def image_features(self, images: np.ndarray) -> np.ndarray:
+        """``(N, H, W, 3)`` uint8 -> ``(N, D)``: the network's last feature map, pooled (FID / KID proxy features)."""
+        import torch
+
+        from .preprocess import classification_input
+
+        x = torch.from_numpy(np.stack([classification_input(p, self.backbone.preprocess) for p in images]))
+        feats, _ = self.backbone.features_and_logits(x)
+        return feats.mean(dim=(2, 3)).double().cpu().numpy()
+
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """The 1000 class probabilities for an (H, W, 3) uint8 RGB image."""
         import torch

@@ -222,15 +222,19 @@ def test_components_are_built_once_per_process(registry, image):
     assert BUILT.count("animal-finder") == 1
 
 
-def test_a_component_that_fails_to_build_fails_once(registry, make_dict):
+def test_a_failed_build_is_not_kept_and_the_cache_is_bounded(registry, make_dict, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     data = make_dict()
-    data["grounders"][0]["options"]["file"] = "no-such-boxes.json"
-    p = pipeline_from_dict(data, registry=registry)
-    with pytest.raises(dc.DiscoverError) as first:
-        p.build_all()
-    with pytest.raises(dc.DiscoverError) as second:
-        pipeline_from_dict(data, registry=registry).grounders
-    assert second.value is first.value  # the cached failure, not a second attempt
+    boxes = tmp_path / "boxes.json"
+    data["grounders"][0]["options"]["file"] = "boxes.json"
+    with pytest.raises(dc.DiscoverError, match="box file not found"):
+        pipeline_from_dict(data, registry=registry).build_all()
+    boxes.write_text('{"x.png": []}')  # the missing file appears: asking again builds it
+    built = pipeline_from_dict(data, registry=registry).grounders[0]
+    assert pipeline_from_dict(data, registry=registry).grounders[0] is built  # then it is shared
+    monkeypatch.setenv("DISCOVER_BUILD_CACHE", "1")
+    pipeline_from_dict(data, registry=registry).entropy_model  # another component pushes it out
+    assert pipeline_from_dict(data, registry=registry).grounders[0] is not built
 
 
 def test_variant_errors_are_config_errors(make_pipeline):
