@@ -16,7 +16,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -166,6 +166,17 @@ class Patch:
     pixels: np.ndarray
     labels: tuple[str, ...] = ()
     mask: np.ndarray | None = None
+
+    def paste_onto(self, canvas: np.ndarray) -> None:
+        """Copy the patch's pixels (only the masked ones, when there is a mask) into ``canvas`` at its box."""
+        x0, y0, x1, y1 = self.box
+        if self.pixels.shape[:2] != (y1 - y0, x1 - x0):
+            raise ValueError(f"patch of shape {self.pixels.shape[:2]} does not fit its box {self.box}")
+        region = canvas[y0:y1, x0:x1]
+        if self.mask is None:
+            region[...] = self.pixels
+        else:
+            np.copyto(region, self.pixels, where=self.mask[:, :, None])
 
 
 REPRESENTATIONS = ("pixels", "latent")
@@ -416,6 +427,15 @@ class Composer(Component):
     def compose_batch(self, batch: Sequence[Decoded]) -> list[np.ndarray]:
         """Compose several decodes at once (generative composers batch them); default: one by one."""
         return [self.compose(d) for d in batch]
+
+    training_term: ClassVar[str | None] = None
+    """The name of the loss term :meth:`make_training_term` gives ``discover train`` (``None``: none), so a
+    codec is trained for this composer without the trainer importing it (found through the registry)."""
+
+    @classmethod
+    def make_training_term(cls, options: dict[str, Any], context: "Context", device: str) -> Callable[..., Any]:
+        """Optional: ``term(out, x) -> loss tensor`` for training a codec whose decodes this composer composes."""
+        raise NotImplementedError(f"composer '{cls.name}' has no training term")
 
 
 class TaskHead(Component):

@@ -7,13 +7,6 @@ cluster, with the in-process engine as the default. See docs/ray.md.
 """
 
 from .cluster import RayOptions
+from .evaluate import RayEngine
 
 __all__ = ["RayEngine", "RayOptions"]
-
-
-def __getattr__(name: str):
-    if name == "RayEngine":
-        from .evaluate import RayEngine
-
-        return RayEngine
-    raise AttributeError(name)

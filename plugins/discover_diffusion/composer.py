@@ -32,6 +32,14 @@ class ControlNetComposer(Composer):
     requires = ("torch", "diffusers", "transformers", "safetensors")
     extra = "diffusion"
     decoder_options = DECODER_OPTIONS
+    training_term = "diffusion"
+
+    @classmethod
+    def make_training_term(cls, options, context, device):
+        """The paper's λ_diff term (:func:`.training.diffusion_term`): ControlNet trained with the codec."""
+        from .training import diffusion_term
+
+        return diffusion_term(options, context, device)
 
     def __init__(self, options=None, context=None):
         super().__init__(options, context)
@@ -39,8 +47,8 @@ class ControlNetComposer(Composer):
 
         o = self.options
         self.device = o.device or self.context.device
-        self.models = load_models(o.base, o.controlnet, o.condition_channels, self.device, o.dtype, self.context,
-                                  attention_slicing=o.attention_slicing, cpu_offload=o.cpu_offload)
+        self.models = load_models(o.base, o.controlnet_folder(), o.condition_channels, self.device, o.dtype,
+                                  self.context, attention_slicing=o.attention_slicing, cpu_offload=o.cpu_offload)
         self.steps = o.steps or PURPOSE_STEPS[o.purpose]
         self.seed = self.context.seed if o.seed is None else o.seed
         self._prompts: OrderedDict[str, tuple] = OrderedDict()

@@ -18,12 +18,18 @@ import torch
 from discover_core.errors import WeightsError
 from discover_core.interfaces import Context
 
-from .model import CodecNet, build
+from .elic_net import ElicNet
+from .model import CodecNet
 from .nets import Arch
 
 BUILTIN = Path(__file__).parent / "weights"
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
 ZOO_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".bin")
+
+
+def build_net(arch: Arch) -> CodecNet:
+    """The network an architecture names: :class:`ElicNet` for ``elic``, else the plain :class:`CodecNet`."""
+    return ElicNet(arch) if arch.kind == "elic" else CodecNet(arch)
 
 
 def save(net: CodecNet, path: Path, extra: dict | None = None, half: bool = False,
@@ -157,7 +163,7 @@ def load(path: Path) -> CodecNet:
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"checkpoint {path} cannot be read ({exc})", "the file is damaged; fetch it again") \
             from None
-    net = build(arch)
+    net = build_net(arch)
     state = {k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()}
     load_state(net, state, str(path))
     if not net.tables_ready():

@@ -71,7 +71,7 @@ class LearnedEntropyModel(EntropyModel):
                                         f"{arch.latent_channels}/{arch.global_channels} channels")
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(o.seed)
-                net = checkpoint.build(arch)
+                net = checkpoint.build_net(arch)
             net.update_tables()
             self.net = net.eval()
             self._fingerprint = checkpoint.state_fingerprint(self.net)

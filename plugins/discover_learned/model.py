@@ -99,11 +99,3 @@ class CodecNet(nn.Module):
             y_hat = means + (y_hat - means) * keep
         return {"x_hat": self.synthesize(y_hat, z_tilde), "y_likelihoods": y_likelihoods,
                 "z_likelihoods": z_likelihoods}
-
-
-def build(arch: Arch) -> CodecNet:
-    if arch.kind == "elic":
-        from .elic_net import ElicNet
-
-        return ElicNet(arch)
-    return CodecNet(arch)

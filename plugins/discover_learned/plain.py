@@ -50,11 +50,7 @@ class Plain(Composer):
             out = np.asarray(Image.fromarray(decoded.coarse).resize((w, h), Image.Resampling.BICUBIC))
             out = out.copy()
         for p in decoded.patches:
-            x0, y0, x1, y1 = p.box
-            if p.mask is None:
-                out[y0:y1, x0:x1] = p.pixels
-            else:
-                out[y0:y1, x0:x1][p.mask] = p.pixels[p.mask]
+            p.paste_onto(out)
         return out
 
     def _decode_latent(self, decoded: Decoded, w: int, h: int) -> np.ndarray:

@@ -94,13 +94,9 @@ class Paste(Composer):
         # Patches may be decoded one at a time as they are asked for: hold only the current one.
         for p in decoded.patches:
             x0, y0, x1, y1 = p.box
-            region = canvas[y0:y1, x0:x1]
             if feather == 0:  # hard edges: copy the pixels, no arithmetic
-                if p.mask is None:
-                    region[...] = p.pixels
-                else:
-                    np.copyto(region, p.pixels, where=p.mask[:, :, None])
+                p.paste_onto(canvas)
             else:
-                feather_paste(region, p, feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))
-            del p, region
+                feather_paste(canvas[y0:y1, x0:x1], p, feather, (x0 > 0, y0 > 0, x1 < w, y1 < h))
+            del p
         return canvas

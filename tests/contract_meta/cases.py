@@ -198,11 +198,7 @@ class GoodComposer(Composer):
             ch, cw = decoded.coarse.shape[:2]
             canvas = decoded.coarse[np.arange(h) * ch // h][:, np.arange(w) * cw // w].copy()
         for p in decoded.patches:
-            x0, y0, x1, y1 = p.box
-            if p.mask is None:
-                canvas[y0:y1, x0:x1] = p.pixels
-            else:
-                canvas[y0:y1, x0:x1][p.mask] = p.pixels[p.mask]
+            p.paste_onto(canvas)
         return canvas
 
 

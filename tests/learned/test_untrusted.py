@@ -59,7 +59,7 @@ def test_a_huge_network_is_refused_before_it_is_built(stream, monkeypatch):
     from discover_learned import checkpoint
 
     built = []
-    monkeypatch.setattr(checkpoint, "build", lambda arch: built.append(arch))
+    monkeypatch.setattr(checkpoint, "build_net", lambda arch: built.append(arch))
     crafted = _with(stream, options={"channels": 1024, "latent_channels": 1024, "global_channels": 1024})
     with pytest.raises(MemoryBudgetError, match="building a 'elic' network with 1024/1024/1024 channels"):
         dc.decode(crafted)

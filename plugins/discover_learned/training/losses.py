@@ -30,10 +30,11 @@ def mse(options: dict[str, Any], context, device):
 
 @register_term("sd-latent-mse")
 def sd_latent_mse(options: dict[str, Any], context, device):
-    """‖z_c − ẑ_c‖²: mean squared error to the (unscaled) latent of a diffusers AutoencoderKL."""
+    """‖z_c − ẑ_c‖²: mean squared error to the (unscaled) latent of a diffusers AutoencoderKL (options: ``vae``, a
+    hub id or folder, and ``vae_subfolder``, e.g. ``vae`` for the VAE of a whole Stable Diffusion base)."""
     from ..vae import load_vae
 
-    vae = load_vae(options.get("vae", "stabilityai/sd-vae-ft-mse"), context, device)
+    vae = load_vae(options.get("vae", "stabilityai/sd-vae-ft-mse"), context, device, options.get("vae_subfolder"))
     vae.requires_grad_(False)
 
     def term(out, x):
@@ -45,17 +46,21 @@ def sd_latent_mse(options: dict[str, Any], context, device):
 
 @register_term("diffusion")
 def diffusion(options: dict[str, Any], context, device):
-    """λ_diff ‖ε − ε_θ(z_t, t, C(ẑ_c))‖²: the ``controlnet`` composer's loss on the decoded SD latent ẑ_c (the
-    sd-latent target); the SD base stays frozen, its ControlNet is trained with the codec and saved beside
-    each checkpoint (``controlnet-quality-N/``). Options: ``base``, ``controlnet``, ``condition_channels``."""
-    try:
-        from discover_diffusion.training import diffusion_term
-    except ImportError as exc:
-        from discover_core.errors import ExtraMissingError
+    """λ_diff ‖ε − ε_θ(z_t, t, C(ẑ_c))‖²: the loss of the composer named by ``composer`` (default ``controlnet``)
+    on the decoded SD latent ẑ_c (the sd-latent target), found through the registry (the composer's
+    ``make_training_term``); for ``controlnet`` the SD base stays frozen, its ControlNet is trained with the
+    codec and saved beside each checkpoint (``controlnet-quality-N/``). Options: ``composer``, ``base``,
+    ``controlnet``, ``condition_channels``."""
+    from discover_core.errors import ConfigError
+    from discover_core.plugins import get_registry
 
-        raise ExtraMissingError(f"the 'diffusion' training term needs the controlnet composer ({exc})",
-                                "pip install 'discover-codec[diffusion]'") from None
-    return diffusion_term(options, context, str(device))
+    name = str(options.get("composer", "controlnet"))
+    reg = get_registry().get("composer", name)
+    if getattr(reg.cls, "training_term", None) != "diffusion":
+        raise ConfigError("training term 'diffusion'", [("composer", f"'{name}' gives no diffusion training term; "
+                                                                     "use controlnet")])
+    reg.check_requirements()
+    return reg.cls.make_training_term({k: v for k, v in options.items() if k != "composer"}, context, str(device))
 
 
 def bits(likelihoods: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:

@@ -38,12 +38,5 @@ class TemplateNearest(Composer):
             canvas = np.empty((h, w, 3), np.uint8)
             canvas[:] = self.options.fill
         for p in decoded.patches:
-            x0, y0, x1, y1 = p.box
-            if p.pixels.shape[:2] != (y1 - y0, x1 - x0):
-                raise ValueError(f"patch of shape {p.pixels.shape[:2]} does not fit its box {p.box}")
-            target = canvas[y0:y1, x0:x1]
-            if p.mask is None:
-                target[...] = p.pixels
-            else:
-                target[p.mask] = p.pixels[p.mask]
+            p.paste_onto(canvas)  # masked pixels only; a patch that does not fit its box is a ValueError
         return canvas
