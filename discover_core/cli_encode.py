@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .cli import (STREAM_SUFFIX, TABLE_ROWS, _expand_folders, _outputs, _run_each, item_failed, out,
-                  output_folder, progress)
+from .cli_common import (OUTPUT, OUTPUT_RULE, PIPELINE, PIPELINE_HELP, STREAM_SUFFIX, TABLE_ROWS, Outputs, Target,
+                         expand_folders, item_failed, out, output_files, progress, run_each)
 from .cli_engine import engine_options
 from .errors import InputError
 from .images import atomic_write_bytes, load_image
@@ -55,10 +55,10 @@ def _claim(out_dir: Path, fingerprint: str, resume: bool):
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-c", "--config", "pipeline_file", required=True, type=click.Path(path_type=Path),
-              help="Pipeline file (YAML).")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for the streams (<image stem>.dscv).")
+@click.option("-c", "--config", "pipeline_file", type=PIPELINE, default=None,
+              help=f"The {PIPELINE_HELP}; default: the built-in default pipeline.")
+@click.option("-o", "--output", "target", required=True, type=OUTPUT,
+              help=f"A folder for the streams (<image stem>.dscv), or a .dscv file for one image. {OUTPUT_RULE}")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components (cpu, cuda).")
 @click.option("--resume", is_flag=True, help="skip images whose stream is already in the folder (written by this "
                                              "same pipeline; another pipeline's folder is refused)")
@@ -72,24 +72,38 @@ def _claim(out_dir: Path, fingerprint: str, resume: bool):
 @click.option("--ladder", default=",".join(str(q) for q in LADDER), show_default=True,
               help="with --rate-control: the qualities (region_quality) searched")
 @engine_options
-def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device: str, resume: bool,
+def encode(images: tuple[Path, ...], pipeline_file: Path | None, target: Target, device: str, resume: bool,
            rate_control: str | None, min_agreement: float, ladder: str, engine) -> None:
     """Encode images (files, or folders of them) into structured streams, one per image."""
+    from .builtin import default_pipeline_path
     from .pipeline import load_pipeline
 
     qualities = _ladder(ladder)
     if rate_control and engine.kind != "local":
         raise click.UsageError("--rate-control runs with the local engine only")
-    images = _expand_folders(images)
-    targets = dict(zip(images, _outputs(images, out_dir, STREAM_SUFFIX)))
-    output_folder(out_dir)
-    pipeline = load_pipeline(pipeline_file, device=device)
-    if engine.kind == "local":
-        pipeline.build_all()  # a failing component fails once, here (on Ray: in the actors, before any image)
-    claimed = _claim(out_dir, pipeline_fingerprint(pipeline), resume)
+    if resume and not target.folder:
+        raise click.UsageError(f"--resume skips the streams already in a folder; -o {target.path} is a file "
+                               f"(end it with / for a folder)")
+    with Outputs() as outputs:
+        images = expand_folders(images)
+        targets = dict(zip(images, output_files(target, images, [p.stem + STREAM_SUFFIX for p in images],
+                                                (STREAM_SUFFIX,), "stream")))
+        out_dir = outputs.check(target.path if target.folder else target.path.parent)
+        pipeline = load_pipeline(pipeline_file or default_pipeline_path(), device=device)
+        if engine.kind == "local":
+            pipeline.build_all()  # a failing component fails once, here (on Ray: in the actors, before any image)
+        claimed = _claim(out_dir, pipeline_fingerprint(pipeline), resume) if target.folder else (lambda: None)
+        outputs.make(out_dir)
+        _encode(pipeline, images, targets, str(target), resume, engine, (qualities, min_agreement) if rate_control
+                else None, lambda: (claimed(), outputs.keep()))
+
+
+def _encode(pipeline, images, targets: dict, where: str, resume: bool, engine, rate: tuple | None,
+            claimed) -> None:
+    """Encode ``images`` not yet done into ``targets``; ``rate``: (ladder, min agreement) of --rate-control."""
     todo = [p for p in images if not (resume and targets[p].is_file())]
     if len(todo) < len(images):
-        out.print(f"{len(images) - len(todo)} stream(s) already in {out_dir} (skipped)", markup=False)
+        out.print(f"{len(images) - len(todo)} stream(s) already in {where} (skipped)", markup=False)
     table = Table("image", "stream", "bytes", "bpp", "content chunks", "tasks", "labels")
     total = {"bytes": 0, "pixels": 0}
 
@@ -105,11 +119,11 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
 
     def work(path: Path) -> None:
         image, meta = load_image(path)
-        if rate_control:
-            choice = encode_at_agreement(pipeline, image, meta, qualities, min_agreement)
+        if rate:
+            choice = encode_at_agreement(pipeline, image, meta, *rate)
             stream = choice.stream
             if not choice.agreed:
-                out.print(f"{path}: no quality of the ladder reached agreement {min_agreement}; coded at "
+                out.print(f"{path}: no quality of the ladder reached agreement {rate[1]}; coded at "
                           f"{choice.quality}", markup=False)
         else:
             stream = pipeline.encode(image, meta)
@@ -121,12 +135,12 @@ def encode(images: tuple[Path, ...], pipeline_file: Path, out_dir: Path, device:
         if engine.kind == "ray":
             _encode_on_ray(pipeline, todo, engine.ray, written)
         else:
-            _run_each(todo, "encoding", work)
+            run_each(todo, "encoding", work)
     finally:
         if table.row_count and len(todo) <= TABLE_ROWS:
             out.print(table)
         if total["pixels"]:
-            out.print(f"{len(todo)} image(s) -> {out_dir}: {total['bytes']} bytes, "
+            out.print(f"{len(todo)} image(s) -> {where}: {total['bytes']} bytes, "
                       f"{total['bytes'] * 8 / total['pixels']:.4f} bpp over all pixels", markup=False)
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from .cli_common import PIPELINE, PIPELINE_HELP, Group, Outputs, console, out, progress
 from .cli_engine import engine_options
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+RUN_HELP = "run folder (results.sqlite, pictures/; always a folder): an existing one is resumed"
 
 DATA_HELP = ("dataset: demo | folder:DIR | coco:ANNOTATIONS.json[,images=DIR] | classes:DIR[,wnids=FILE], "
              "each with an optional ,limit=N")
@@ -39,18 +38,10 @@ def _summary(store, stats) -> None:
               f"included); {stats.skipped} already in the store (skipped); analyzer cache: {stats.cache_hits} "
               f"hits, {stats.ground_saved_s:.2f} s of grounding saved, {stats.ground_s:.2f} s spent grounding")
     if stats.failed:
-        out.print(f"{stats.failed} image evaluation(s) failed every attempt: their errors are in the store's "
+        unreadable = f" ({stats.input_errors} for their input: an unreadable image)" if stats.input_errors else ""
+        out.print(f"{stats.failed} image evaluation(s) failed{unreadable}, skipped: their errors are in the store's "
                   f"failures table; run the same command again to retry them")
     out.print(f"results: {store.path}")
-
-
-def _options(run: Path, analyzer_cache: bool, pictures: int, perception: str = "", features: str = "inception",
-             weights_dir: Path | None = None):
-    from .evaluate import Options
-
-    return Options(analyzer_cache=analyzer_cache, save_pictures=pictures, pictures_dir=run / "pictures",
-                   perception=tuple(m.strip() for m in perception.split(",") if m.strip()), features=features,
-                   weights_dir=weights_dir)
 
 
 def perception_options(f):
@@ -70,17 +61,19 @@ def _log(text: str) -> None:
 
 
 def _progress():
-    from .evaluate.runner import progress_bar
+    return progress("images")
 
-    return progress_bar(console)
+
+def _has_rows(store):
+    """Whether a run holds finished images (then a failed command keeps its folder: the run resumes)."""
+    return lambda: store is not None and store.count_rows()[0] > 0
 
 
 @click.command()
-@click.option("-c", "--config", "config", type=click.Path(path_type=Path), default=None,
-              help="pipeline file (default: the built-in offline default pipeline)")
+@click.option("-c", "--config", "config", type=PIPELINE, default=None,
+              help=f"the {PIPELINE_HELP}; default: the built-in default pipeline")
 @click.option("--data", "data", default="demo", show_default=True, help=DATA_HELP)
-@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True,
-              help="run folder (results.sqlite, pictures/); an existing one is resumed")
+@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True, help=RUN_HELP)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again (for timing)")
 @click.option("--pictures", default=6, show_default=True, help="save reconstructions of the first N images")
@@ -89,27 +82,27 @@ def _progress():
 def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir, engine):
     """Evaluate a pipeline over a dataset: per image and task rows, dataset-level aggregates, resumable."""
     from .builtin import default_pipeline_path
-    from .evaluate import Store, open_dataset, run_cells, single_cell
+    from .evaluate import open_dataset, open_run, run_cells, single_cell
     from .pipeline import load_pipeline
 
-    from .cli import output_folder
-
-    output_folder(run)  # a file or an unwritable folder is refused before any model is built
-    pipeline = load_pipeline(config or default_pipeline_path(), device=device)
-    dataset = open_dataset(data)
-    store = Store(run)
-    store.set_meta("kind", "evaluate")
-    opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
-    stats = run_cells([single_cell(pipeline)], dataset, store, opts, progress=_progress, log=_log,
-                      engine=engine.evaluate_engine())
+    with Outputs() as outputs:
+        outputs.check(run)  # a file or an unwritable folder is refused before any model is built
+        pipeline = load_pipeline(config or default_pipeline_path(), device=device)
+        dataset = open_dataset(data)
+        opts, store = open_run(run, "evaluate", analyzer_cache=not no_analyzer_cache, pictures=pictures,
+                               perception=perception, features=features, weights_dir=weights_dir)
+        outputs.keep(_has_rows(store))
+        stats = run_cells([single_cell(pipeline)], dataset, store, opts, progress=_progress, log=_log,
+                          engine=engine.evaluate_engine())
     _summary(store, stats)
+    if stats.exit_code:  # an image that could not be read: 2, as encode
+        raise SystemExit(stats.exit_code)
 
 
 @click.command()
 @click.argument("ablation", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--data", "data", default=None, help=DATA_HELP + " (default: the ablation file's data, else demo)")
-@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True,
-              help="run folder (results.sqlite, pictures/); an existing one is resumed")
+@click.option("-o", "--output", "run", type=click.Path(path_type=Path), required=True, help=RUN_HELP)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-analyzer-cache", is_flag=True, help="ground every image again in every cell (for timing)")
 @click.option("--pictures", default=3, show_default=True, help="save reconstructions of the first N images")
@@ -117,42 +110,49 @@ def evaluate(config, data, run, device, no_analyzer_cache, pictures, perception,
 @engine_options
 def sweep(ablation, data, run, device, no_analyzer_cache, pictures, perception, features, weights_dir, engine):
     """Run an ablation grid (base pipeline + overrides by path): validated first, resumable, cached grounding."""
-    from .evaluate import Store, load_ablation, open_dataset, run_cells
+    from .evaluate import load_ablation, open_dataset, open_run, run_cells
 
-    from .cli import output_folder
-
-    output_folder(run)
-    abl = load_ablation(ablation, device=device)
-    dataset = open_dataset(data or abl.data or "demo")
-    store = Store(run)
-    store.set_meta("kind", "sweep")
-    store.set_meta("ablation", {"name": abl.name, "rate": abl.rate, "anchor": abl.anchor, "axes": abl.axes,
-                                "file": str(ablation)})
-    console.print(f"{abl.name}: {len(abl.cells)} cells x {len(dataset)} images ({dataset.spec})")
-    opts = _options(run, not no_analyzer_cache, pictures, perception, features, weights_dir)
-    stats = run_cells(abl.cells, dataset, store, opts, progress=_progress, log=_log, engine=engine.evaluate_engine())
+    with Outputs() as outputs:
+        outputs.check(run)
+        abl = load_ablation(ablation, device=device)
+        dataset = open_dataset(data or abl.data or "demo")
+        meta = {"ablation": {"name": abl.name, "rate": abl.rate, "anchor": abl.anchor, "axes": abl.axes,
+                             "file": str(ablation)}}
+        opts, store = open_run(run, "sweep", analyzer_cache=not no_analyzer_cache, pictures=pictures,
+                               perception=perception, features=features, weights_dir=weights_dir, meta=meta)
+        outputs.keep(_has_rows(store))
+        console.print(f"{abl.name}: {len(abl.cells)} cells x {len(dataset)} images ({dataset.spec})")
+        stats = run_cells(abl.cells, dataset, store, opts, progress=_progress, log=_log,
+                          engine=engine.evaluate_engine())
     _summary(store, stats)
+    if stats.exit_code:
+        raise SystemExit(stats.exit_code)
 
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="report folder")
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="report folder (always a folder: created, or written into)")
 @click.option("--anchor", default=None, help="the curve BD tables compare against (default: the ablation's, "
                                             "else the first curve)")
 @click.option("--interpolation", type=click.Choice(["akima", "pchip", "cubic"]), default="akima",
               show_default=True, help="Bjøntegaard interpolation method (recorded in the tables)")
-def report(runs, out_dir, anchor, interpolation):
-    """RD curves per task and metric, BD tables against an anchor, side-by-side pictures, an HTML page."""
+@click.option("--log-bpp", is_flag=True, help="plots with a logarithmic rate axis")
+def report(runs, out_dir, anchor, interpolation, log_bpp):
+    """A summary table per task against an anchor (HTML, CSV, LaTeX), RD plots sized for a paper (PNG, PDF,
+    SVG), picture strips of every cell, an HTML page."""
     from .evaluate.report import write_report
 
-    page = write_report(list(runs), out_dir, anchor=anchor, method=interpolation)
+    with Outputs() as outputs:
+        outputs.check(out_dir)  # a file or an unwritable folder is refused before the runs are read
+        page = write_report(list(runs), out_dir, anchor=anchor, method=interpolation, log_bpp=log_bpp)
     out.print(f"report: {page}")
 
 
 __all__ = ["evaluate", "report", "sweep"]
 
 
-@click.group()
+@click.group(cls=Group)
 def _standalone():
     """evaluate / sweep / report, until the main ``discover`` command adds them (python -m discover_core.cli_eval)."""
 

@@ -26,6 +26,7 @@ import click
 import yaml
 
 from . import build as builder
+from .cli_common import OUTPUT, OUTPUT_RULE, PIPELINE, PIPELINE_HELP, Group, Outputs, Target, output_files
 from .errors import DiscoverError
 from .images import atomic_write_bytes
 from .interfaces import LabelSource, TaskSpec
@@ -36,7 +37,7 @@ def caches_labels(source: LabelSource) -> bool:
     return callable(getattr(source, "cached_labels", None)) and callable(getattr(source, "generate_labels", None))
 
 
-def _tasks(config: str, wanted: tuple[str, ...]) -> tuple[Any, list[tuple[TaskSpec, LabelSource]]]:
+def _tasks(config: Path, wanted: tuple[str, ...]) -> tuple[Any, list[tuple[TaskSpec, LabelSource]]]:
     from .pipeline import load_pipeline
 
     pipeline = load_pipeline(config)
@@ -64,13 +65,12 @@ def _row(task: TaskSpec, source: LabelSource, entry: dict | None) -> dict:
     return row
 
 
-@click.group("labels")
+@click.group("labels", cls=Group)
 def labels() -> None:
     """Candidate labels of a pipeline's tasks: ask the label source once, cache, show, freeze to a file."""
 
 
-_config = click.option("-c", "--config", "config", required=True, type=click.Path(dir_okay=False),
-                       help="The pipeline file.")
+_config = click.option("-c", "--config", "config", required=True, type=PIPELINE, help=f"The {PIPELINE_HELP}.")
 _task = click.option("--task", "tasks", multiple=True, help="Only this task (repeatable); default: every task.")
 
 
@@ -78,7 +78,7 @@ _task = click.option("--task", "tasks", multiple=True, help="Only this task (rep
 @_config
 @_task
 @click.option("--refresh", is_flag=True, help="Ask again even when the labels are cached.")
-def labels_generate(config: str, tasks: tuple[str, ...], refresh: bool) -> None:
+def labels_generate(config: Path, tasks: tuple[str, ...], refresh: bool) -> None:
     """Ask each task's label source for its labels and cache them (a cached task makes no request)."""
     _, pairs = _tasks(config, tasks)
     for task, source in pairs:
@@ -100,7 +100,7 @@ def labels_generate(config: str, tasks: tuple[str, ...], refresh: bool) -> None:
 @_config
 @_task
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with every label).")
-def labels_show(config: str, tasks: tuple[str, ...], as_json: bool) -> None:
+def labels_show(config: Path, tasks: tuple[str, ...], as_json: bool) -> None:
     """Print what is cached for each task (never asks a model)."""
     _, pairs = _tasks(config, tasks)
     rows = []
@@ -125,9 +125,9 @@ def labels_show(config: str, tasks: tuple[str, ...], as_json: bool) -> None:
 @labels.command("freeze")
 @_config
 @_task
-@click.option("-o", "--output", "output", required=True, type=click.Path(),
-              help="A .yaml file (one task), or a folder that gets <task>.yaml for each task.")
-def labels_freeze(config: str, tasks: tuple[str, ...], output: str) -> None:
+@click.option("-o", "--output", "output", required=True, type=OUTPUT,
+              help=f"A .yaml file (one task), or a folder that gets <task>.yaml for each task. {OUTPUT_RULE}")
+def labels_freeze(config: Path, tasks: tuple[str, ...], output: Target) -> None:
     """Write the cached labels to a YAML file that the `static` label source reads (`file:`)."""
     _, pairs = _tasks(config, tasks)
     pairs = [(t, s) for t, s in pairs if caches_labels(s)]
@@ -135,24 +135,32 @@ def labels_freeze(config: str, tasks: tuple[str, ...], output: str) -> None:
         raise DiscoverError(f"no task of {config} has a label source that caches labels"
                             + (f" among {', '.join(tasks)}" if tasks else ""),
                             "freeze works on LLM label sources (openai, ollama)")
-    out = Path(output)
-    as_file = out.suffix.lower() in (".yaml", ".yml")
-    if as_file and len(pairs) > 1:
+    if not output.folder and len(pairs) > 1:
         raise DiscoverError(f"{len(pairs)} tasks have cached labels ({', '.join(t.name for t, _ in pairs)}) "
-                            f"and {output} is one file", "pick one with --task NAME, or give a folder as -o")
+                            f"and {output} is one file", "pick one with --task NAME, or give a folder as -o DIR/")
+    paths = output_files(output, [Path(t.name) for t, _ in pairs], [f"{t.name}.yaml" for t, _ in pairs],
+                         (".yaml", ".yml"), "label list")
+    entries = []
     for task, source in pairs:
         entry = builder.call(source, f"reading cached labels of task '{task.name}'", source.cached_labels, task)
         if entry is None:
             raise DiscoverError(f"the labels of task '{task.name}' are not cached yet",
                                 f"discover labels generate -c {config} --task {task.name}")
-        path = out if as_file else out / f"{task.name}.yaml"
-        prov = entry.get("provenance") or {}
-        doc = {"task": task.name, "description": task.description, "source": _source_name(source),
-               "model": prov.get("model"), "served_model": prov.get("served_model"), "date": prov.get("date"),
-               "frozen": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "labels": list(entry["labels"])}
-        text = ("# Candidate labels frozen by `discover labels freeze`; read them with\n"
-                f"#   label_source: {{plugin: static, options: {{file: {path.name}}}}}\n"
-                + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
-        atomic_write_bytes(path, text.encode("utf-8"))
-        click.echo(f"{task.name}: {len(entry['labels'])} labels -> {path}")
+        entries.append(entry)
+    with Outputs() as outputs:
+        for (task, source), entry, path in zip(pairs, entries, paths):
+            outputs.check(path.parent)
+            _freeze(task, source, entry, path)
+
+
+def _freeze(task: TaskSpec, source: LabelSource, entry: dict, path: Path) -> None:
+    prov = entry.get("provenance") or {}
+    doc = {"task": task.name, "description": task.description, "source": _source_name(source),
+           "model": prov.get("model"), "served_model": prov.get("served_model"), "date": prov.get("date"),
+           "frozen": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "labels": list(entry["labels"])}
+    text = ("# Candidate labels frozen by `discover labels freeze`; read them with\n"
+            f"#   label_source: {{plugin: static, options: {{file: {path.name}}}}}\n"
+            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    atomic_write_bytes(path, text.encode("utf-8"))
+    click.echo(f"{task.name}: {len(entry['labels'])} labels -> {path}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import click
 
 from . import plugins
+from .cli_common import Group
 from .errors import DiscoverError, PluginBug
 from .interfaces import Context
 from .plugins import Registration
@@ -58,7 +59,7 @@ def _who(entry: Entry) -> str:
                      for r in entry.components)
 
 
-@click.group("models")
+@click.group("models", cls=Group)
 def models() -> None:
     """Model files that components can fetch into the cache folder ($DISCOVER_CACHE_DIR)."""
 

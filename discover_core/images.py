@@ -67,15 +67,23 @@ def to_rgb(img: Image.Image, name: str) -> np.ndarray:
 
 
 def load_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
-    """Read an image file into an ``(H, W, 3)`` uint8 RGB array, honouring EXIF orientation."""
+    """Read an image file into an ``(H, W, 3)`` uint8 RGB array, honouring EXIF orientation.
+
+    An image of more than :data:`MAX_PIXELS` pixels is refused from its header, before its pixels are decoded.
+    """
     path = Path(path)
     try:
         with open_regular(path, "image") as f, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with PILLOW_OPEN(f) as img:
+            # Pillow's own decompression-bomb check would fire first (and call a valid image unreadable):
+            # discover checks the size itself, from the header, below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                opened = PILLOW_OPEN(f)
+            except Image.DecompressionBombError:
+                raise _too_large(path, _header_size(f)) from None
+            with opened as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise InputError(f"{path} is {img.width}x{img.height}, larger than discover accepts "
-                                     f"({MAX_PIXELS} pixels)", "split or downscale the image first")
+                    raise _too_large(path, img.size)
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:
                     log.warning("%s has %d frames (an animation or a multi-page file); only the first is encoded",
@@ -86,12 +94,37 @@ def load_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
                 arr = to_rgb(img, str(path))
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except UnidentifiedImageError as exc:
         raise InputError(f"{path} is not an image Pillow can read ({exc})",
                          "pass a PNG, JPEG, WebP, AVIF, TIFF or BMP file") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc}", "the file may be truncated or damaged") from None
     return arr, ImageMeta(name=path.name, path=path, source_mode=mode)
+
+
+def _too_large(path: Path, size: tuple[int, int] | None) -> InputError:
+    what = f"{size[0]}x{size[1]}" if size else "larger"
+    return InputError(f"{path} is {what}, larger than discover accepts ({MAX_PIXELS} pixels)",
+                      "split or downscale the image first")
+
+
+def _header_size(f) -> tuple[int, int] | None:
+    """Width and height from an image file's header, as ``Image.open`` reads it but without Pillow's
+    decompression-bomb check (no pixel is decoded); ``None`` if no format reads it."""
+    Image.init()
+    f.seek(0)
+    prefix = f.read(16)
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        result = not accept or accept(prefix)
+        if not result or isinstance(result, str):
+            continue
+        try:
+            f.seek(0)
+            return tuple(factory(f, "").size)
+        except Exception:  # noqa: BLE001 - this format does not read it; try the next, as Image.open does
+            continue
+    return None
 
 
 def from_array(array: np.ndarray, name: str = "array") -> np.ndarray:

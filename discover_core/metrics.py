@@ -38,9 +38,11 @@ def psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None = None
 
 
 def _tensor(image: np.ndarray):
+    """A (1, 3, H, W) float tensor in [0, 1]; its own memory, so read-only arrays (as ``load_image`` and Pillow
+    return them) are fine."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32) / 255.0
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / np.float32(255.0)).permute(2, 0, 1)[None]
 
 
 KERNEL = 11

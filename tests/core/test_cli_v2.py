@@ -52,17 +52,17 @@ def stream_file(tmp_path, make_pipeline, image, regions):
 
 
 def test_decode_time_composer_options(capsys, stream_file, tmp_path):
-    code, _, err = run(capsys, "decode", stream_file, "-o", tmp_path / "a")
+    code, _, err = run(capsys, "decode", stream_file, "-o", f"{tmp_path / 'a'}/")
     assert code == 0, err
     opts = tmp_path / "opts.yaml"
     opts.write_text("upsample: nearest\nfeather: 2\n")
-    code, _, err = run(capsys, "decode", stream_file, "-o", tmp_path / "b", "--options", opts, "--option", "feather=0")
+    code, _, err = run(capsys, "decode", stream_file, "-o", f"{tmp_path / 'b'}/", "--options", opts, "--option", "feather=0")
     assert code == 0, err
     a, b = (np.asarray(Image.open(tmp_path / d / "s.png")) for d in ("a", "b"))
     assert not np.array_equal(a, b)
-    code, out, err = run(capsys, "decode", stream_file, "-o", tmp_path / "c", "--option", "feathr=2")
+    code, out, err = run(capsys, "decode", stream_file, "-o", f"{tmp_path / 'c'}/", "--option", "feathr=2")
     assert_user_error(code, out, err, "feathr", "did you mean 'feather'")
-    code, out, err = run(capsys, "decode", stream_file, "-o", tmp_path / "c", "--option", "nonsense")
+    code, out, err = run(capsys, "decode", stream_file, "-o", f"{tmp_path / 'c'}/", "--option", "nonsense")
     assert code == 2 and "key=value" in out + err
 
 
@@ -103,22 +103,27 @@ def test_encode_a_folder_builds_each_component_once(capsys, tmp_path, make_dict,
 
     monkeypatch.setattr(BoxesGrounder, "__init__", counting_init)
     builder.clear()
-    code, out, err = run(capsys, "encode", folder, "-c", tmp_path / "p.yaml", "-o", tmp_path / "out")
+    code, out, err = run(capsys, "encode", folder, "-c", tmp_path / "p.yaml", "-o", f"{tmp_path / 'out'}/")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.dscv")) == ["im0.dscv", "im1.dscv", "im2.dscv"]
     assert built == [1]
     assert "3 image(s)" in out and "bpp over all pixels" in out
-    code, out, err = run(capsys, "encode", tmp_path / "out", "-c", tmp_path / "p.yaml", "-o", tmp_path / "o2")
+    code, out, err = run(capsys, "encode", tmp_path / "out", "-c", tmp_path / "p.yaml", "-o", f"{tmp_path / 'o2'}/")
     assert_user_error(code, out, err, "holds no image files")
 
 
-@pytest.mark.parametrize("command", ["demo", "encode", "decode"])
-def test_an_output_folder_that_is_a_file_is_refused_before_any_work(capsys, tmp_path, command, v1_file):
+@pytest.mark.parametrize("command, expected", [
+    ("demo", "it is a file, not a folder"),
+    ("encode", "a stream file name ends in .dscv"),
+    ("decode", "a picture file name ends in .png or .webp or .jpg or .jpeg"),
+])
+def test_an_output_that_is_a_file_is_refused_before_any_work(capsys, tmp_path, command, expected, v1_file):
     target = tmp_path / "a-file"
     target.write_text("x")
     args = {"demo": [], "encode": [v1_file, "-c", v1_file], "decode": [v1_file]}[command]
     code, out, err = run(capsys, command, *args, "-o", target)
-    assert_user_error(code, out, err, "it is a file, not a folder")
+    assert_user_error(code, out, err, expected)
+    assert target.read_text() == "x"
 
 
 @pytest.mark.parametrize("command", ["evaluate", "sweep"])

@@ -49,7 +49,7 @@ def test_encode_rate_control_on_the_command_line(chelsea, tmp_path, capsys):
     from PIL import Image
 
     Image.fromarray(chelsea).save(tmp_path / "chelsea.png")
-    code = cli.main(["encode", str(tmp_path / "chelsea.png"), "-c", str(DEFAULT), "-o", str(tmp_path / "s"),
+    code = cli.main(["encode", str(tmp_path / "chelsea.png"), "-c", str(DEFAULT), "-o", str(tmp_path / "s") + "/",
                      "--rate-control", "agreement", "--ladder", "10,40,80"])
     assert code == 0, capsys.readouterr()
     assert (tmp_path / "s" / "chelsea.dscv").is_file()

@@ -74,8 +74,8 @@ def test_folder_encode_on_ray_writes_the_local_bytes_and_resumes(ray_local, tmp_
     folder = h.images(tmp_path / "img", 4)
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(h.pipeline(tmp_path, heads=False)))
     p = str(tmp_path / "p.yaml")
-    assert main(["encode", str(folder), "-c", p, "-o", str(tmp_path / "local")]) == 0
-    assert main(["encode", str(folder), "-c", p, "-o", str(tmp_path / "ray"), "--engine", "ray",
+    assert main(["encode", str(folder), "-c", p, "-o", str(tmp_path / "local") + "/"]) == 0
+    assert main(["encode", str(folder), "-c", p, "-o", str(tmp_path / "ray") + "/", "--engine", "ray",
                  "--workers", "2"]) == 0
     streams = sorted((tmp_path / "local").glob("*.dscv"))
     assert len(streams) == 4
@@ -99,7 +99,7 @@ def test_a_bad_image_on_ray_is_reported_and_the_rest_are_written(ray_local, tmp_
     folder = h.images(tmp_path / "img", 2)
     (folder / "img5.png").write_bytes(b"garbage")
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(h.pipeline(tmp_path, heads=False)))
-    code = main(["encode", str(folder), "-c", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "out"),
+    code = main(["encode", str(folder), "-c", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "out") + "/",
                  "--engine", "ray", "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "img5.png" in err and "Traceback" not in err

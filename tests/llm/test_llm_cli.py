@@ -97,7 +97,7 @@ def test_freeze_of_several_tasks_into_a_folder(tmp_path, capsys):
         main(["labels", "generate", "-c", cfg])
         assert main(["labels", "freeze", "-c", cfg, "-o", str(tmp_path / "one.yaml")]) == 2
         assert "--task" in capsys.readouterr().err
-        assert main(["labels", "freeze", "-c", cfg, "-o", str(tmp_path / "frozen")]) == 0
+        assert main(["labels", "freeze", "-c", cfg, "-o", str(tmp_path / "frozen") + "/"]) == 0
     assert sorted(p.name for p in (tmp_path / "frozen").iterdir()) == ["detection.yaml", "segmentation.yaml"]
 
 

@@ -75,7 +75,7 @@ def parse(config: dict[str, Any], source: str = "training") -> TrainConfig:
     try:
         cfg = TrainConfig.model_validate(config)
     except ValidationError as exc:
-        raise ConfigError(source, [(".".join(str(p) for p in ("training", *e["loc"])), e["msg"])
+        raise ConfigError(source, [(".".join(str(p) for p in ("training", *e["loc"])), _message(e))
                                    for e in exc.errors()]) from None
     unknown = [t.kind for t in cfg.distortion if t.kind not in TERMS]
     if unknown:
@@ -87,6 +87,26 @@ def parse(config: dict[str, Any], source: str = "training") -> TrainConfig:
         raise ConfigError(source, [("training.data.scale", f"must be (low, high) with 0 < low <= high <= 4, "
                                                            f"not {list(cfg.data.scale)}")])
     return cfg
+
+
+def _message(error: dict) -> str:
+    """Pydantic's message; for an unknown key, the nearest key at that place in :class:`TrainConfig`."""
+    if error["type"] != "extra_forbidden":
+        return error["msg"]
+    import difflib
+    import typing
+
+    model: Any = TrainConfig
+    for part in error["loc"][:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = field.annotation if field else None
+        if typing.get_origin(model) is list:
+            model = typing.get_args(model)[0]
+    names = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    close = difflib.get_close_matches(str(error["loc"][-1]), names, n=1, cutoff=0.6)
+    return "unknown key" + (f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(names)}")
 
 
 class Trainer:
