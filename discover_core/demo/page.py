@@ -41,7 +41,8 @@ def _agreement_text(run: Run) -> str:
     return "Agreement: the task head's top-1 on the picture equals its top-1 on the original."
 
 
-def section(run: Run) -> str:
+def section(run: Run, bd: str = "") -> str:
+    """One pipeline's part of the page; ``bd``: its table of Bjøntegaard figures (HTML, from the report's tables)."""
     e = html.escape
     base = f"{run.folder}/" if run.folder else ""
     per_photo = run.photos
@@ -73,9 +74,12 @@ same PSNR inside the task regions. {e(_agreement_text(run))} Streams and picture
 <h3>Means over {len(per_photo)} photos</h3><table><tr>{''.join(f'<th>{e(c)}</th>' for c in cols)}</tr>
 {sum_rows}</table>
 <p><img src="{e(base)}rate-agreement.png"></p>
-<h3>Rate at equal agreement</h3>{md_to_html(comparisons_markdown(run.comparisons))}
-<p>BD-rate: Bjøntegaard delta rate of the PSNR inside the task regions against whole-image AVIF (negative: fewer
-bits for the same fidelity where the task looks).</p>
+<h3>Rate at equal agreement</h3>{md_to_html(comparisons_markdown(run.comparisons, bd=False))}
+<h3>Bjøntegaard figures against whole-image AVIF</h3>
+<p>As <code>discover report</code> tables them: BD-rate of the task metrics and of PSNR (inside the task regions
+and over the whole picture; negative: fewer bits for the same figure), BD-PSNR in dB (positive: higher PSNR at the
+same bpp). Where a task metric saturates, the bpp at which each method first reaches AVIF's best value, as a
+ratio to AVIF's bpp there.</p>{bd or "<p>No BD figures: the run has no AVIF curve.</p>"}
 <h3>Grounding</h3><p>The grounder found a region on the true subject in {found} of {len(per_photo)} photos.</p>
 <table><tr><th>photo</th><th>subject</th><th>regions (score)</th><th>subject found</th><th>on the original</th>
 <th>grounding s</th></tr>
@@ -85,13 +89,15 @@ bits for the same fidelity where the task looks).</p>
 <h3>Every photo, quality point and method</h3>{md_to_html(detail_table(run.rows))}"""
 
 
-def page(runs: list[Run]) -> str:
+def page(runs: list[Run], bd: dict[str, str] | None = None) -> str:
+    """The demo page; ``bd``: per run name, its table of Bjøntegaard figures (HTML)."""
     nav = " · ".join(f"{html.escape(r.name)} ({html.escape(r.pipeline_name)})" for r in runs)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>discover demo</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
-padding:3px 6px;font-size:13px}}img{{max-width:100%}}</style></head><body>
+padding:3px 6px;font-size:13px}}img{{max-width:100%}}td.n{{text-align:right;font-variant-numeric:tabular-nums}}
+caption{{text-align:left;font-weight:bold;padding:4px 0}}.links,.note{{font-size:12px}}</style></head><body>
 <h1>discover demo</h1><p>Pipelines: {nav}.</p>
-{''.join(section(r) for r in runs)}
+{''.join(section(r, (bd or {}).get(r.name, "")) for r in runs)}
 <p>All figures: <a href="results.json">results.json</a>, <a href="summary.md">summary.md</a>; the quality
 points as <code>discover report</code> shows them (results stores in <code>evaluate/</code>):
 <a href="report/index.html">report/index.html</a>.</p></body></html>"""

@@ -1,26 +1,28 @@
-"""The demo's output files: results.json, summary.md, one rate-agreement plot per pipeline, the HTML page."""
+"""The demo's output files: results.json, summary.md, one rate-agreement plot and one table of Bjøntegaard
+figures (HTML, CSV, LaTeX) per pipeline, the HTML page."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
+from ..evaluate.export import Table
+from ..evaluate.summary import summary_json, summary_table
 from ..images import atomic_write_bytes
+from ..pictures import save_figure
 from .loop import Run
 from .page import page, set_text, timing_text
+from .stats import bd_summary
 from .tables import comparisons_markdown, detail_table, markdown_table
 
 
 def plot(summary: list[dict], path: Path, set_heads: list[str] = (), title: str = "") -> None:
     """Agreement (and, for set-scored heads, AP against the annotations, dashed) and PSNR in regions vs bpp."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     heads = sorted({k for e in summary for k in e if k.startswith("agreement[")})
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2), layout="tight")
+    axes = fig.subplots(1, 2)
     for m in dict.fromkeys(e["method"] for e in summary):
         pts = sorted((e["bpp"], e) for e in summary if e["method"] == m)
         xs = [p[0] for p in pts]
@@ -41,11 +43,7 @@ def plot(summary: list[dict], path: Path, set_heads: list[str] = (), title: str 
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 def run_json(run: Run) -> dict:
@@ -54,14 +52,21 @@ def run_json(run: Run) -> dict:
         "build_s": run.build_s, "warmup_s": run.warmup_s, "ground_s": run.ground_s(), "photos": run.photos,
         "rows": [r.__dict__ for r in run.rows], "summary": run.summary, "comparisons": run.comparisons,
         "scored_over_set": run.set_heads, "original": run.original,
+        "bd_summary": [summary_json(s) for s in bd_summary(run.summary, run.task)],
     }
+
+
+def bd_tables(run: Run) -> list[Table]:
+    """The run's Bjøntegaard figures against whole-image AVIF, as ``discover report`` tables them."""
+    return [summary_table(s, f"bd-{run.name}") for s in bd_summary(run.summary, run.task)]
 
 
 def run_markdown(run: Run) -> str:
     notes = "\n\n".join(t for t in (timing_text(run), set_text(run)) if t)
     return (f"# {run.name}: pipeline '{run.pipeline_name}', task '{run.task}'\n\n{notes}\n\n"
             f"## Means over the photos\n\n{markdown_table(run.summary)}\n"
-            f"## Rate at equal agreement\n\n{comparisons_markdown(run.comparisons)}\n"
+            f"## Rate at equal agreement\n\n{comparisons_markdown(run.comparisons, bd=False)}\n"
+            + "".join(f"## {t.title}\n\n{t.markdown()}\n" for t in bd_tables(run)) +
             f"## Every photo\n\n{detail_table(run.rows)}")
 
 
@@ -80,4 +85,6 @@ def write_reports(out_dir: Path, runs: list[Run]) -> None:
     # The quality points' results store of every pipeline, as ``discover report`` shows them (RD curves, BD
     # tables); the demo's own page adds the whole-image baselines and the rate at equal agreement.
     write_report([run_dir(out_dir, run) / "evaluate" for run in runs], out_dir / "report")
-    atomic_write_bytes(out_dir / "index.html", page(runs).encode())
+    tables = {run.name: "".join(t.write(out_dir, f"{run.folder}/tables" if run.folder else "tables")
+                                for t in bd_tables(run)) for run in runs}
+    atomic_write_bytes(out_dir / "index.html", page(runs, tables).encode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +72,45 @@ DETECTION_LEVELS = (0.75, 0.9)
 """Agreement AP levels for detection heads (AP@[.5:.95] against the detections on the original)."""
 
 
+ANCHOR = "avif (same bpp)"
+"""The method the demo's Bjøntegaard figures compare with: whole-image AVIF at the task-only stream's bpp."""
+HEAD_FIGURES = ("agreement", "top1", "ap")
+"""Per-head summary figures (``<figure>[<head>]``) that the BD summary treats as task metrics."""
+
+
+def curves(summary: list[dict], task: str) -> list:
+    """One RD curve per method, in the shape :mod:`..evaluate.summary` takes (task metrics as
+    ``task/head/figure``; the task-only stream is the task's part, the others full streams)."""
+    from ..evaluate.curves import Curve
+
+    out = []
+    for m in dict.fromkeys(e["method"] for e in summary):
+        points = []
+        for e in sorted((e for e in summary if e["method"] == m), key=lambda e: e["bpp"]):
+            p = {k: e[k] for k in ("bpp", "psnr", "psnr_in", "ms_ssim") if k in e}
+            p.update({f"{task}/{k[k.index('[') + 1:-1]}/{k[:k.index('[')]}": v for k, v in e.items()
+                      if "[" in k and k[:k.index("[")] in HEAD_FIGURES})
+            points.append(p)
+        out.append(Curve(m, "demo", f"task:{task}" if m == "task-only" else "full", points=points))
+    return out
+
+
+def bd_summary(summary: list[dict], task: str, method: str = "akima") -> list[dict]:
+    """Bjøntegaard figures of every method against :data:`ANCHOR` (``evaluate.summary.summary``)."""
+    from ..evaluate.summary import summary as bd
+
+    return bd(curves(summary, task), ANCHOR, method, quality=("psnr_in", "psnr")) if any(
+        e["method"] == ANCHOR for e in summary) else []
+
+
 def comparisons(summary: list[dict], levels: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """Rate at equal agreement, and Bjøntegaard delta rate of PSNR inside the regions against whole-image AVIF.
 
     ``bpp_at_agreement[method][head][level]``: the lowest measured bpp at which the method's mean agreement
     reaches ``level`` (``None`` if no quality point does), for each of ``levels[head]`` (default
-    :data:`AGREEMENT_LEVELS`). ``bd_rate_psnr_in``: the ``bjontegaard`` package's BD-rate (percent;
-    negative = fewer bits for the same PSNR inside the task regions) of each method against "avif (same
-    bpp)", where both curves have the same number (>= 4) of points.
+    :data:`AGREEMENT_LEVELS`). ``bd_rate_psnr_in``: the BD-rate (percent; negative = fewer bits for the same
+    PSNR inside the task regions) of each method against :data:`ANCHOR`, as the page's BD summary has it
+    (:func:`bd_summary`), or ``None`` where that figure is missing or unreliable (the curves overlap too little).
     """
     methods = list(dict.fromkeys(e["method"] for e in summary))
     heads = sorted({k[len("agreement["):-1] for e in summary for k in e if k.startswith("agreement[")})
@@ -89,24 +119,10 @@ def comparisons(summary: list[dict], levels: dict[str, tuple[float, ...]] | None
         pts = sorted((e["bpp"], e) for e in summary if e["method"] == m)
         at[m] = {h: {str(level): next((b for b, e in pts if e[f"agreement[{h}]"] >= level - 1e-9), None)
                      for level in (levels or {}).get(h, AGREEMENT_LEVELS)} for h in heads}
-    bd_rates: dict[str, float | None] = {}
-    anchor = sorted((e["bpp"], e["psnr_in"]) for e in summary if e["method"] == "avif (same bpp)")
-    for m in methods:
-        test = sorted((e["bpp"], e["psnr_in"]) for e in summary if e["method"] == m)
-        bd_rates[m] = None
-        if m == "avif (same bpp)" or len(anchor) < 4 or len(test) != len(anchor):
-            continue
-        if not all(np.isfinite(v) for pair in anchor + test for v in pair):
-            continue
-        import bjontegaard
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                value = float(bjontegaard.bd_rate([a[0] for a in anchor], [a[1] for a in anchor],
-                                                  [t[0] for t in test], [t[1] for t in test], method="pchip"))
-            except Exception:  # noqa: BLE001 - curves the package cannot compare have no BD-rate
-                value = None
-        # Curves that overlap too little in PSNR give an extrapolated number: report none instead.
-        bd_rates[m] = None if any("overlap" in str(w.message) for w in caught) else value
+    bd_rates: dict[str, float | None] = dict.fromkeys(methods)
+    for s in bd_summary(summary, "task")[:1]:
+        for r in s["rows"]:
+            f = r["figures"].get(("bd-rate", "psnr_in"))
+            reliable = f is not None and f.value is not None and f.warning is None
+            bd_rates[r["method"]] = f.value if reliable else None
     return {"bpp_at_agreement": at, "bd_rate_psnr_in": bd_rates}

@@ -10,16 +10,18 @@ import numpy as np
 from .stats import Row
 
 
-def comparisons_markdown(comp: dict[str, Any]) -> str:
+def comparisons_markdown(comp: dict[str, Any], bd: bool = True) -> str:
+    """Rate at equal agreement per method (and, with ``bd``, the BD-rate of PSNR in regions against AVIF)."""
     first = next(iter(comp["bpp_at_agreement"].values()), {})
-    lines = ["| method | " + " | ".join(f"bpp at agreement ≥ {lv} ({h})" for h, lv_map in first.items()
-                                          for lv in lv_map) + " | BD-rate of PSNR in regions vs AVIF |"]
+    header = ["method", *(f"bpp at agreement ≥ {lv} ({h})" for h, lv_map in first.items() for lv in lv_map)]
+    lines = ["| " + " | ".join(header + (["BD-rate of PSNR in regions vs AVIF"] if bd else [])) + " |"]
     ncols = lines[0].count("|") - 1
     lines.append("|" + "---|" * ncols)
     for m, per_head in comp["bpp_at_agreement"].items():
         cells = [_fmt(v) if v is not None else "not reached" for lv_map in per_head.values() for v in lv_map.values()]
-        bd = comp["bd_rate_psnr_in"].get(m)
-        lines.append("| " + " | ".join([m, *cells, "—" if bd is None else f"{bd:+.1f} %"]) + " |")
+        value = comp["bd_rate_psnr_in"].get(m)
+        tail = ["—" if value is None else f"{value:+.1f} %"] if bd else []
+        lines.append("| " + " | ".join([m, *cells, *tail]) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""Bjøntegaard deltas with the ``bjontegaard`` package: BD-rate, BD-PSNR, BD-rate on task accuracy, BD-FID.
+"""Bjøntegaard deltas with the ``bjontegaard`` package: BD-rate, BD-PSNR, BD-rate on task accuracy, BD-FID;
+the rate ratio at the anchor's best where a metric saturates.
 
 - :func:`bd_rate`: mean rate difference (%) at equal quality, integrated over the quality range both
   curves cover (negative: the test needs fewer bits). ``monotonic=True`` first fits each curve's quality
@@ -6,6 +7,8 @@
   keeps the cheapest point of each quality level: task accuracy is noisy and not monotonic on small data.
 - :func:`bd_quality`: mean quality difference at equal rate, over the common log-rate range: BD-PSNR (dB),
   BD-FID / BD-DISTS (lower is better, so negative is better).
+- :func:`rate_at_anchor_best`: where a metric saturates (task agreement reaching 100 %) and no BD-rate is
+  defined, the rate at which the test first reaches the anchor's best value, over the anchor's rate there.
 
 Every result records the interpolation method (``akima``, ``pchip``, ``cubic``) and the overlap of the two
 curves along the integration axis (the package's measure: the common range over the union of both ranges).
@@ -131,3 +134,33 @@ def bd_psnr(*args, **kwargs) -> BDResult:
 def bd_fid(rate_anchor, fid_anchor, rate_test, fid_test, method: str = "akima") -> BDResult:
     """BD-FID: mean FID difference at equal rate (negative: the test looks closer to the originals)."""
     return bd_quality(rate_anchor, fid_anchor, rate_test, fid_test, method=method, metric="fid")
+
+
+@dataclass
+class RateAtBest:
+    """Where a saturating metric has no BD-rate: the rate at which the test first reaches the anchor's best."""
+
+    ratio: float | None
+    """Test rate / anchor rate at the anchor's best value; when the test never reaches it, its highest rate
+    over the anchor's (a lower bound: ``reached`` is False). None without points."""
+    reached: bool
+    anchor_best: float | None
+    anchor_rate: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def rate_at_anchor_best(rate_anchor: Sequence[float], quality_anchor: Sequence[float], rate_test: Sequence[float],
+                        quality_test: Sequence[float], tolerance: float = 1e-9) -> RateAtBest:
+    """The lowest test rate whose quality reaches the anchor's best, over the lowest anchor rate reaching it."""
+    ra, qa = _clean(rate_anchor, quality_anchor)
+    rt, qt = _clean(rate_test, quality_test)
+    if not len(ra) or not len(rt):
+        return RateAtBest(None, False, None, None)
+    best = float(qa.max())
+    anchor_rate = float(ra[qa >= best - tolerance].min())
+    reached = qt >= best - tolerance
+    if reached.any():
+        return RateAtBest(float(rt[reached].min()) / anchor_rate, True, best, anchor_rate)
+    return RateAtBest(float(rt.max()) / anchor_rate, False, best, anchor_rate)
