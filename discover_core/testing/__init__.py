@@ -45,22 +45,71 @@ Sample inputs (:mod:`.samples`): :func:`sample_image`, :func:`sample_regions`,
 :func:`write_box_file`, :func:`synthetic_pixel_decodes`, ... The pytest plugin
 (:mod:`.pytest_plugin`, loaded automatically) offers the same as fixtures.
 
-Importing this package loads the suites (not torch or any plugin): about 0.2 s.
+Names are imported on first use (the pytest plugin imports this package in every test run, and must stay
+light); the imports under ``TYPE_CHECKING`` say where each one is defined, for readers and editors.
 """
 
 from __future__ import annotations
 
-from .checks import (HEAVY_MODULES, check_decoded, check_image, check_latent, check_mask, check_pixels_decoded,
-                     decoded_digest, entry_point_registry, json_round_trip)
-from .composer import ComposerContract, ComposerOptionsContract
-from .contract import ComponentClassContract, ComponentOptionsContract, StreamComponentClassChecks
-from .entropy_model import EntropyModelContract, EntropyModelOptionsContract, check_encoded
-from .grounder import GrounderContract, GrounderOptionsContract, check_regions
-from .label_source import LabelSourceContract, LabelSourceOptionsContract, check_labels
-from .samples import (ODD_SIZES, SAMPLE_LABELS, SAMPLE_NAME, SAMPLE_SIZE, awkward_regions, psnr, sample_image,
-                      sample_meta, sample_regions, synthetic_pixel_decodes, tiny_pipeline_dict, write_box_file)
-from .suites import OPTIONS_SUITES, SUITES
-from .task_head import TaskHeadContract, TaskHeadOptionsContract, check_metrics
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checks import (HEAVY_MODULES, check_decoded, check_image, check_latent, check_mask, check_pixels_decoded,
+                         decoded_digest, entry_point_registry, json_round_trip)
+    from .composer import ComposerContract, ComposerOptionsContract
+    from .contract import ComponentClassContract, ComponentOptionsContract, StreamComponentClassChecks
+    from .entropy_model import EntropyModelContract, EntropyModelOptionsContract, check_encoded
+    from .grounder import GrounderContract, GrounderOptionsContract, check_regions
+    from .label_source import LabelSourceContract, LabelSourceOptionsContract, check_labels
+    from .samples import (ODD_SIZES, SAMPLE_LABELS, SAMPLE_NAME, SAMPLE_SIZE, awkward_regions, psnr, sample_image,
+                          sample_meta, sample_regions, synthetic_pixel_decodes, tiny_pipeline_dict, write_box_file)
+    from .suites import OPTIONS_SUITES, SUITES
+    from .task_head import TaskHeadContract, TaskHeadOptionsContract, check_metrics
+
+_EXPORTS = {
+    "ComponentClassContract": "contract",
+    "ComponentOptionsContract": "contract",
+    "ComposerContract": "composer",
+    "ComposerOptionsContract": "composer",
+    "EntropyModelContract": "entropy_model",
+    "EntropyModelOptionsContract": "entropy_model",
+    "GrounderContract": "grounder",
+    "GrounderOptionsContract": "grounder",
+    "HEAVY_MODULES": "checks",
+    "LabelSourceContract": "label_source",
+    "LabelSourceOptionsContract": "label_source",
+    "ODD_SIZES": "samples",
+    "OPTIONS_SUITES": "suites",
+    "SAMPLE_LABELS": "samples",
+    "SAMPLE_NAME": "samples",
+    "SAMPLE_SIZE": "samples",
+    "SUITES": "suites",
+    "StreamComponentClassChecks": "contract",
+    "TaskHeadContract": "task_head",
+    "TaskHeadOptionsContract": "task_head",
+    "awkward_regions": "samples",
+    "check_decoded": "checks",
+    "check_encoded": "entropy_model",
+    "check_image": "checks",
+    "check_labels": "label_source",
+    "check_latent": "checks",
+    "check_mask": "checks",
+    "check_metrics": "task_head",
+    "check_pixels_decoded": "checks",
+    "check_regions": "grounder",
+    "decoded_digest": "checks",
+    "entry_point_registry": "checks",
+    "json_round_trip": "checks",
+    "psnr": "samples",
+    "sample_image": "samples",
+    "sample_meta": "samples",
+    "sample_regions": "samples",
+    "synthetic_pixel_decodes": "samples",
+    "tiny_pipeline_dict": "samples",
+    "write_box_file": "samples",
+}
+"""Every exported name -> the module of this package that defines it (the same as the imports above)."""
 
 __all__ = [
     "HEAVY_MODULES", "ODD_SIZES", "OPTIONS_SUITES", "SAMPLE_LABELS", "SAMPLE_NAME", "SAMPLE_SIZE", "SUITES",
@@ -72,3 +121,16 @@ __all__ = [
     "entry_point_registry", "json_round_trip", "psnr", "sample_image", "sample_meta", "sample_regions",
     "synthetic_pixel_decodes", "tiny_pipeline_dict", "write_box_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -12,12 +12,13 @@ Scores (:meth:`CocoDetector.score`, COCO box AP through faster-coco-eval or pyco
 - ``ap``, ``ap50``, ``ap75``: against ``targets``, per image the COCO annotations of that image (a list of
   ``{"bbox": [x, y, w, h], "category_id": <COCO id>}``, or ``{"box": [x0, y0, x1, y1], "label": name}``, or
   a dict with such a list under ``"annotations"``). Annotations of categories outside COCO-80 (ids not in
-  :data:`.labels.COCO_IDS`, unknown names) are left out: this detector cannot find them.
+  :data:`discover_core.coco.COCO_IDS`, unknown names) are left out: this detector cannot find them.
 
 The ``backend`` option names the network behind the head: ``centernet`` (the default, offline; the MobileNetV3
 CenterNet of ``@vladmandic/human``) or ``faster-rcnn`` (torchvision Faster R-CNN R50-FPN, the paper's detector;
-its code is in ``discover_tvheads.detection``, imported only when that backend is built). Both give the same
-predictions and scores; ``weights`` names each one's files.
+its network is :class:`discover_core.rcnn.RcnnNet`, which the ``coco-instance-segmenter`` head shares; torch and
+torchvision load only when that backend is built). Both give the same predictions and scores; ``weights`` names
+each one's files.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class CocoDetector(TaskHead):
 
     @classmethod
     def missing_requirements(cls) -> list[str]:
-        from .coco_eval import BACKENDS
+        from discover_core.coco_ap import BACKENDS
 
         missing = [m for m in super().missing_requirements() if m != "faster_coco_eval"]
         import importlib.util
@@ -79,9 +80,11 @@ class CocoDetector(TaskHead):
         super().__init__(options, context)
         self.check_requirements()
         if self.options.backend == "faster-rcnn":
-            from discover_tvheads.detection import faster_rcnn
+            from discover_core.rcnn import RcnnNet
 
-            self.net = faster_rcnn(self.options, self.context)
+            # no weights: torchvision's COCO_V1, from torch's hub folder
+            self.net = RcnnNet("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", self.options,
+                               self.context)
         else:
             self.model = load_for(self)
             self.net = self
@@ -93,7 +96,7 @@ class CocoDetector(TaskHead):
         return self.net.detect(image) if self.net is not self else self._centernet(image)
 
     def _centernet(self, image: np.ndarray) -> dict[str, Any]:
-        from .labels import COCO_IDS, coco_names
+        from discover_core.coco import COCO_IDS, coco_names
 
         o = self.options
         found = self.model.detect(image, o.score_threshold, o.iou_threshold, o.max_detections, o.class_agnostic_nms)
@@ -108,7 +111,7 @@ class CocoDetector(TaskHead):
 
     def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
               targets: Sequence[Any] | None = None) -> dict[str, float]:
-        from .coco_eval import coco_ap
+        from discover_core.coco_ap import coco_ap
 
         preds = [_detections(p, i, "prediction") for i, p in enumerate(predictions)]
         sizes = [_size(p) for p in predictions]
@@ -166,7 +169,7 @@ def _detections(p: Any, i: int, what: str) -> list[dict]:
 
 def _targets(t: Any, i: int) -> list[dict]:
     """COCO-style annotations of one image -> ``[{"box", "category_id"}]`` (COCO-80 categories only)."""
-    from .labels import category_id
+    from discover_core.coco import category_id
 
     where = f"target {i}"
     if isinstance(t, dict) and "annotations" in t:

@@ -35,7 +35,7 @@ class CenternetGrounder(Grounder):
 
     @classmethod
     def vocabulary(cls, options: Options, context: Context) -> frozenset[str]:
-        from .labels import vocabulary
+        from discover_core.coco import vocabulary
 
         return vocabulary()
 
@@ -49,7 +49,7 @@ class CenternetGrounder(Grounder):
 
     def ground(self, image: np.ndarray, labels: Sequence[str], meta: ImageMeta | None = None) -> list[Region]:
         """Regions of the requested categories only (other categories are dropped before the suppression)."""
-        from .labels import match
+        from discover_core.coco import match
         from .model import check_image
 
         check_image(image)

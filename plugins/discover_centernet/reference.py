@@ -43,7 +43,7 @@ class Diff:
 
 def compare(name: str, ref: dict, raw: np.ndarray, detections, score_threshold: float = 0.2) -> Diff:
     """``raw``: the port's (100, 6) rows; ``detections``: its post-processed list (same settings as ``ref``)."""
-    from .labels import coco_names
+    from discover_core.coco import coco_names
 
     w, h = ref["width"], ref["height"]
     scale = np.array([w, h, w, h], dtype=np.float64) / 512.0

@@ -2,14 +2,13 @@
 
 Data files:
 
-- ``discover_static/presets/imagenet-1k.txt``: the 1000 class names in index
-  order (torchvision's ``categories``; shared with the static label source).
+- the core's ``imagenet-1k.txt`` (:mod:`discover_core.labelsets`): the 1000 class names in index order
+  (torchvision's ``categories``; the ``imagenet-1k`` preset of the static label source).
 - ``imagenet-1k-synonyms.txt`` (this package): line *i* holds the WordNet
   lemmas of class *i*, comma-separated (taken from timm's
   ``imagenet_synset_to_lemma.txt``).
-- ``coco_to_imagenet.json`` (this package): for each COCO-80 name, the
-  ImageNet classes whose photos show an instance of it (``notes`` explains the
-  judgement calls).
+- the core's ``coco-80-to-imagenet-1k.json`` (:func:`discover_core.coco.imagenet_mapping`): for each COCO-80
+  name, the ImageNet classes whose photos show an instance of it (``notes`` explains the judgement calls).
 
 A candidate label matches class *i* when, compared case-insensitively with
 runs of blanks/underscores as one space, it is the class name, one of its
@@ -22,14 +21,14 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
-import json
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from discover_core.coco import imagenet_mapping
 from discover_core.errors import InputError, PluginError
+from discover_core.labelsets import label_list, labels_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NUM_CLASSES = 1000
@@ -40,27 +39,9 @@ def normalise_label(label: str) -> str:
     return " ".join(label.replace("_", " ").split()).casefold()
 
 
-def class_names_path() -> Path:
-    """Where ``imagenet-1k.txt`` is: in the ``discover_static`` package, else next to this package."""
-    try:
-        resource = importlib.resources.files("discover_static") / "presets" / "imagenet-1k.txt"
-        if resource.is_file():
-            return Path(str(resource))
-    except (ImportError, TypeError):  # not installed (or a namespace package without that file)
-        pass
-    fallback = PACKAGE_DIR.parent / "discover_static" / "presets" / "imagenet-1k.txt"
-    if fallback.is_file():
-        return fallback
-    raise PluginError(
-        "the ImageNet-1k class list (discover_static/presets/imagenet-1k.txt) is missing",
-        "reinstall discover-codec; the file ships with its built-in 'static' plugin",
-    )
-
-
-def _read_lines(path: Path, expected: int) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if len(lines) != expected:
-        raise PluginError(f"{path} has {len(lines)} lines, expected {expected}", "reinstall discover-codec")
+def _checked(lines: list[str], what: str) -> list[str]:
+    if len(lines) != NUM_CLASSES:
+        raise PluginError(f"{what} has {len(lines)} lines, expected {NUM_CLASSES}", "reinstall discover-codec")
     return lines
 
 
@@ -148,9 +129,8 @@ class ImagenetClasses:
 @functools.lru_cache(maxsize=1)
 def imagenet_classes() -> ImagenetClasses:
     """The ImageNet-1k classes (read once per process)."""
-    names = _read_lines(class_names_path(), NUM_CLASSES)
-    synonym_lines = _read_lines(PACKAGE_DIR / "imagenet-1k-synonyms.txt", NUM_CLASSES)
+    names = _checked(label_list("imagenet-1k"), str(labels_file("imagenet-1k.txt")))
+    path = PACKAGE_DIR / "imagenet-1k-synonyms.txt"
+    synonym_lines = _checked(path.read_text(encoding="utf-8").splitlines(), str(path))
     synonyms = tuple(tuple(s.strip() for s in line.split(",") if s.strip()) for line in synonym_lines)
-    data = json.loads((PACKAGE_DIR / "coco_to_imagenet.json").read_text(encoding="utf-8"))
-    coco = {name: tuple(int(i) for i in idx) for name, idx in data["mapping"].items()}
-    return ImagenetClasses(tuple(names), synonyms, coco)
+    return ImagenetClasses(tuple(names), synonyms, dict(imagenet_mapping()))

@@ -1,4 +1,5 @@
-"""The ``imagenet-classifier`` task head: ImageNet-1k top-k classes, agreement and accuracy.
+"""The ``imagenet-classifier`` task head: ImageNet-1k top-k classes, agreement and accuracy; and
+``resnet50-classifier``, the paper's ImageNet head: ``imagenet-classifier`` with ResNet-50 defaults.
 
 A prediction is JSON: ``{"classes": [class indices, most probable first],
 "probs": [their probabilities], "labels": [their names]}``; ``classes`` holds
@@ -17,9 +18,9 @@ import numpy as np
 from pydantic import Field
 
 from discover_core.errors import InputError
-from discover_core.interfaces import Context, Options, TaskHead
+from discover_core.interfaces import PATH_OPTION, Context, Options, TaskHead
 
-from .cam import BACKBONE_HELP, BackboneOptions
+from .cam import BACKBONE_HELP, WEIGHTS_HELP, BackboneOptions
 
 
 def _top(prediction: Any, index: int, what: str) -> list[int]:
@@ -126,3 +127,15 @@ class ImagenetClassifier(TaskHead):
                 if all(len(t) >= 5 for t in tops):
                     out["top5"] = sum(any(i in a for i in t[:5]) for t, a in zip(tops, accept)) / n
         return out
+
+
+class Resnet50Classifier(ImagenetClassifier):
+    """ImageNet-1k classification with torchvision ResNet-50 (the paper's classifier); top-1, top-5, agreement."""
+
+    name = "resnet50-classifier"
+
+    class Options(ImagenetClassifier.Options):
+        backbone: str = Field("torchvision:resnet50", min_length=1, description=BACKBONE_HELP)
+        weights: str = Field("hub", min_length=1, description=WEIGHTS_HELP + "; here: a state-dict file of "
+                             "ResNet-50, or 'hub' / 'hub:<tag>' (torchvision's file in torch's hub checkpoint "
+                             "folder)", json_schema_extra=PATH_OPTION)

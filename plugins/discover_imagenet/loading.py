@@ -21,6 +21,7 @@ from discover_core.interfaces import Context
 from discover_core.weights import resolve_weights
 
 from . import efficientnet_port as port
+from .fit import check_fit, shape_mismatches
 from .architectures import NUM_CLASSES, Arch, build_random, config_error, timm_preprocess, torchvision_preprocess
 from .preprocess import Preprocess
 
@@ -130,32 +131,15 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return sd
 
 
-def _few(items: list[str], n: int = 4) -> str:
-    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
-
-
 def fit_state_dict(model: torch.nn.Module, sd: dict, arch: Arch, source: str) -> dict:
     """``sd`` checked against ``model``: same keys and shapes (batch-norm counters may be absent)."""
     expected = model.state_dict()
-    missing = [k for k in expected if k not in sd and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in sd if k not in expected]
-    shapes = [
-        f"{k} {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in sd and tuple(sd[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing ({_few(missing)})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected ({_few(unexpected)})")
-        if shapes:
-            parts.append(f"{len(shapes)} of another shape ({'; '.join(shapes[:3])})")
-        hint = f"use the file saved from {arch.name} with {NUM_CLASSES} ImageNet classes, or change backbone"
-        if port.is_efficientnet_pytorch_layout(sd):
-            hint = "this file is in the EfficientNet-PyTorch layout; use backbone: efficientnet_lite0"
-        raise WeightsError(f"weights {source} do not fit {arch}: " + ", ".join(parts), hint)
+    hint = f"use the file saved from {arch.name} with {NUM_CLASSES} ImageNet classes, or change backbone"
+    if port.is_efficientnet_pytorch_layout(sd):
+        hint = "this file is in the EfficientNet-PyTorch layout; use backbone: efficientnet_lite0"
+    check_fit(f"weights {source}", arch, hint,
+              missing=[k for k in expected if k not in sd and not k.endswith("num_batches_tracked")],
+              unexpected=[k for k in sd if k not in expected], shapes=shape_mismatches(sd, expected))
     out = dict(sd)
     for k, v in expected.items():
         out.setdefault(k, v)  # batch-norm counters absent from old files

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -11,20 +10,7 @@ from pydantic import Field, model_validator
 
 from discover_core.errors import InputError
 from discover_core.interfaces import LabelSource, Options, PATH_OPTION, TaskSpec, unique_labels
-
-def preset_labels(name: str) -> list[str]:
-    """The labels of a shipped preset (``coco-80``: COCO's 80 categories, ``imagenet-1k``: ImageNet's classes)."""
-    text = resources.files(__package__).joinpath("presets", f"{name}.txt").read_text(encoding="utf-8")
-    return _parse_lines(text)
-
-
-def _parse_lines(text: str) -> list[str]:
-    out = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            out.append(line)
-    return out
+from discover_core.labelsets import label_list, parse_label_lines
 
 
 def read_label_file(path: Path) -> list[str]:
@@ -36,7 +22,7 @@ def read_label_file(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read label file {path}: {exc}") from None
     if path.suffix.lower() not in (".yaml", ".yml"):
-        return _parse_lines(text)
+        return parse_label_lines(text)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -74,7 +60,7 @@ class StaticLabels(LabelSource):
     def labels(self, task: TaskSpec) -> list[str]:
         out: list[str] = []
         if self.options.preset:
-            out += preset_labels(self.options.preset)
+            out += label_list(self.options.preset)  # the core's shipped lists (discover_core.labelsets)
         if self.options.file:
             out += read_label_file(self.context.resolve(self.options.file))
         out += [s.strip() for s in self.options.labels or [] if s.strip()]

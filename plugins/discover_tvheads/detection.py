@@ -1,5 +1,5 @@
-"""torchvision Faster / Mask R-CNN R50-FPN: the ``faster-rcnn`` backend of ``coco-detector`` and the
-``coco-instance-segmenter`` head.
+"""The ``coco-instance-segmenter`` head: torchvision Mask R-CNN R50-FPN (its network: :mod:`discover_core.rcnn`,
+which the ``faster-rcnn`` backend of ``coco-detector`` shares).
 
 A prediction is ``coco-detector``'s format: ``{"size": [W, H], "boxes": [[x0, y0, x1, y1]], "scores",
 "category_ids" (official COCO ids), "labels" (COCO names)}``, plus, for the segmenter, ``"masks"`` (COCO RLE
@@ -17,10 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 from pydantic import Field
 
-from discover_core.errors import InputError, WeightsError
+from discover_core.errors import InputError
 from discover_core.interfaces import PATH_OPTION, Context, Options, TaskHead
-
-from .loading import load_state, weights_file
 
 
 class _RcnnOptions(Options):
@@ -36,69 +34,10 @@ class _RcnnOptions(Options):
     device: str | None = Field(None, description="torch device; default: the pipeline's device")
 
 
-class RcnnNet:
-    """A torchvision R-CNN R50-FPN (``builder``) on the weights ``options.weights`` names; ``detect`` gives the
-    shared prediction format. The ``faster-rcnn`` backend of ``coco-detector`` and the segmenter's network."""
-
-    def __init__(self, builder: str, default_weights: str, options: Any, context: Context):
-        import torch
-        import torchvision.models.detection as tvd
-
-        o = options
-        self.context = context
-        self.path = weights_file(o.weights or "hub", default_weights, context)
-        model = getattr(tvd, builder)(weights=None, weights_backbone=None, num_classes=91,
-                                      box_score_thresh=o.score_threshold, box_detections_per_img=o.max_detections,
-                                      min_size=o.min_size, max_size=o.max_size)
-        try:
-            model.load_state_dict(load_state(self.path))
-        except RuntimeError as exc:
-            raise WeightsError(f"{self.path} does not fit torchvision {builder}: {str(exc).splitlines()[0]}",
-                               f"give the weights of {builder} (91 COCO classes)") from None
-        self.device = torch.device(o.device or context.device)
-        self.model = model.eval().to(self.device)
-
-    def fingerprint(self) -> str:
-        from discover_core.weights import fingerprint
-
-        return fingerprint(self.path, context=self.context)
-
-    def run(self, image: np.ndarray) -> dict:
-        import torch
-
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(self.device)
-        with torch.no_grad():
-            return self.model([x])[0]
-
-    def keep(self, out: dict) -> tuple[list[int], list[int]]:
-        from discover_centernet.labels import COCO_IDS
-
-        ids = set(COCO_IDS)
-        labels = [int(v) for v in out["labels"].cpu()]
-        return [i for i, c in enumerate(labels) if c in ids], labels
-
-    def detect(self, image: np.ndarray, out: dict | None = None) -> dict[str, Any]:
-        from discover_centernet.labels import names_of
-
-        out = self.run(image) if out is None else out
-        keep, labels = self.keep(out)
-        boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
-        cats = [labels[i] for i in keep]
-        return {"size": [int(image.shape[1]), int(image.shape[0])],
-                "boxes": [[round(float(v), 3) for v in boxes[i]] for i in keep],
-                "scores": [round(float(scores[i]), 6) for i in keep], "category_ids": cats,
-                "labels": names_of(cats)}
-
-
-def faster_rcnn(options: Any, context: Context) -> RcnnNet:
-    """The ``faster-rcnn`` backend of ``coco-detector`` (no ``weights``: torchvision's COCO_V1, hub folder)."""
-    return RcnnNet("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", options, context)
-
-
 def box_scores(predictions: Sequence[Any], references: Sequence[Any] | None, targets: Sequence[Any] | None,
                reference_threshold: float) -> dict[str, float]:
     """Box ``agreement*`` (against the confident detections on the originals) and ``ap*`` (against targets)."""
-    from discover_centernet.coco_eval import coco_ap
+    from discover_core.coco_ap import coco_ap
 
     preds = [detections(p, i, "prediction") for i, p in enumerate(predictions)]
     sizes = [size_of(p) for p in predictions]
@@ -141,13 +80,15 @@ class MaskRcnnSegmenter(TaskHead):
     def __init__(self, options: Options | None = None, context: Context | None = None):
         super().__init__(options, context)
         self.check_requirements()
+        from discover_core.rcnn import RcnnNet
+
         self.net = RcnnNet("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", self.options, self.context)
 
     def weights_fingerprint(self) -> str:
         return self.net.fingerprint()
 
     def predict(self, image: np.ndarray) -> dict[str, Any]:
-        from .coco_masks import encode_mask
+        from discover_core.coco_ap import encode_mask
 
         out = self.net.run(image)
         pred = self.net.detect(image, out)
@@ -157,7 +98,7 @@ class MaskRcnnSegmenter(TaskHead):
 
     def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
               targets: Sequence[Any] | None = None) -> dict[str, float]:
-        from .coco_masks import mask_ap
+        from discover_core.coco_ap import coco_ap
 
         out = box_scores(predictions, references, targets, self.options.reference_threshold)
         if not predictions:
@@ -167,11 +108,11 @@ class MaskRcnnSegmenter(TaskHead):
         if references is not None:
             thr = self.options.reference_threshold
             truth = [[d for d in segments(r, i, "reference") if d["score"] >= thr] for i, r in enumerate(references)]
-            out.update(_prefixed("agreement_mask", mask_ap(truth, preds, sizes), preds, thr))
+            out.update(_prefixed("agreement_mask", coco_ap(truth, preds, sizes, "segm"), preds, thr))
             out["agreement_mask_ap"] = out.pop("agreement_mask")
         if targets is not None:
             truth = [[a for a in coco_targets(t, i) if "segmentation" in a] for i, t in enumerate(targets)]
-            ap = mask_ap(truth, preds, sizes)
+            ap = coco_ap(truth, preds, sizes, "segm")
             if ap is not None:
                 out.update(mask_ap=ap["ap"], mask_ap50=ap["ap50"], mask_ap75=ap["ap75"])
         return out
@@ -202,7 +143,7 @@ def segments(p: Any, i: int, what: str) -> list[dict]:
 
 def coco_targets(t: Any, i: int) -> list[dict]:
     """COCO annotations of one image (ids or COCO names) -> ``{"box", "category_id"[, "segmentation"]}``."""
-    from discover_centernet.labels import category_id
+    from discover_core.coco import category_id
 
     if isinstance(t, dict) and "annotations" in t:
         t = t["annotations"]

@@ -12,7 +12,7 @@ from discover_core.errors import WeightsError
 from discover_core.interfaces import Context, normalize_label, path_options
 from discover_core.testing import GrounderContract, TaskHeadContract
 from discover_centernet import CenternetGrounder, CocoDetector
-from discover_centernet.labels import COCO_IDS
+from discover_core.coco import COCO_IDS
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from discover_core.errors import InputError
-from discover_imagenet.classes import PACKAGE_DIR, class_names_path, imagenet_classes, normalise_label
-
-PRESETS = Path(__file__).resolve().parents[2] / "plugins" / "discover_static" / "presets"
+from discover_core.labelsets import labels_file
+from discover_imagenet.classes import imagenet_classes, normalise_label
 
 
 def _lines(path: Path) -> list[str]:
@@ -19,16 +18,15 @@ def _lines(path: Path) -> list[str]:
 
 def test_imagenet_names_are_torchvisions():
     torchvision = pytest.importorskip("torchvision")
-    names = _lines(PRESETS / "imagenet-1k.txt")
+    names = _lines(labels_file("imagenet-1k.txt"))
     assert names == torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
     assert len(names) == len(set(names)) == 1000
-    assert class_names_path().read_text(encoding="utf-8").splitlines() == names
     assert imagenet_classes().names == tuple(names)
 
 
 def test_coco_names_standard_order():
     torchvision = pytest.importorskip("torchvision")
-    coco = _lines(PRESETS / "coco-80.txt")
+    coco = _lines(labels_file("coco-80.txt"))
     meta = torchvision.models.detection.FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
     assert coco == [c for c in meta if c not in ("__background__", "N/A")]
     assert len(coco) == 80
@@ -47,9 +45,9 @@ def test_synonyms_file_lines_up_with_the_names():
 
 
 def test_coco_mapping_file():
-    data = json.loads((PACKAGE_DIR / "coco_to_imagenet.json").read_text(encoding="utf-8"))
+    data = json.loads(labels_file("coco-80-to-imagenet-1k.json").read_text(encoding="utf-8"))
     mapping = data["mapping"]
-    assert list(mapping) == _lines(PRESETS / "coco-80.txt")
+    assert list(mapping) == _lines(labels_file("coco-80.txt"))
     seen: dict[int, str] = {}
     for name, idx in mapping.items():
         assert all(isinstance(i, int) and 0 <= i < 1000 for i in idx), name

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 import discover_imagenet
 from discover_core.interfaces import Grounder, Options, TaskHead, path_options
-from discover_imagenet import CamGrounder, ImagenetClassifier
+from discover_imagenet import CamGrounder, ImagenetClassifier, Resnet50Classifier
 
 COMPONENTS = [CamGrounder, ImagenetClassifier]
 
@@ -29,7 +29,7 @@ def test_hooks_register_the_components():
     got = {}
     discover_imagenet.register_grounders(lambda cls: got.setdefault("grounder", []).append(cls))
     discover_imagenet.register_task_heads(lambda cls: got.setdefault("task_head", []).append(cls))
-    assert got == {"grounder": [CamGrounder], "task_head": [ImagenetClassifier]}
+    assert got == {"grounder": [CamGrounder], "task_head": [ImagenetClassifier, Resnet50Classifier]}
     assert issubclass(CamGrounder, Grounder) and issubclass(ImagenetClassifier, TaskHead)
 
 

@@ -1,4 +1,5 @@
-"""torchvision heads: random-init models saved and loaded by path; AP on hand-made predictions with known answers."""
+"""torchvision R-CNN heads (coco-detector's faster-rcnn backend, coco-instance-segmenter): random-init models saved
+and loaded by path; AP on hand-made predictions with known answers. (resnet50-classifier: tests/imagenet.)"""
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ from discover_core.pipeline import pipeline_from_dict
 def weights(tmp_path_factory):
     import torch
     import torchvision.models.detection as tvd
-    from torchvision.models import resnet50
 
     folder = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
@@ -19,8 +19,6 @@ def weights(tmp_path_factory):
     for name, build in (("frcnn", tvd.fasterrcnn_resnet50_fpn), ("mrcnn", tvd.maskrcnn_resnet50_fpn)):
         torch.save(build(weights=None, weights_backbone=None, num_classes=91).state_dict(), folder / f"{name}.pt")
         out[name] = folder / f"{name}.pt"
-    torch.save(resnet50().state_dict(), folder / "r50.pt")
-    out["r50"] = folder / "r50.pt"
     return out
 
 
@@ -81,7 +79,7 @@ def test_dataset_level_ap_is_not_a_mean_of_per_image_aps(weights):
 
 
 def test_mask_rcnn_predicts_rle_masks_and_scores_mask_ap(weights):
-    from discover_tvheads.coco_masks import encode_mask
+    from discover_core.coco_ap import encode_mask
 
     head = _head("coco-instance-segmenter", {"weights": str(weights["mrcnn"]), **SMALL})
     pred = head.predict((np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8))
@@ -101,17 +99,11 @@ def test_mask_rcnn_predicts_rle_masks_and_scores_mask_ap(weights):
     assert head.score([hit], references=[hit])["agreement_mask_ap"] == pytest.approx(1.0)
 
 
-def test_resnet50_classifier_from_a_path(weights):
-    head = _head("resnet50-classifier", {"weights": str(weights["r50"])})
-    pred = head.predict(np.zeros((64, 64, 3), np.uint8))
-    assert len(pred["classes"]) == 5 and head.score([pred], targets=[pred["classes"][0]])["top1"] == 1.0
-
-
 def test_weights_errors_name_the_file(weights, tmp_path, monkeypatch):
     with pytest.raises(WeightsError, match="nope.pt"):
         _head("coco-detector", {**FRCNN, "weights": str(tmp_path / "nope.pt")})
     with pytest.raises(WeightsError, match="does not fit"):
-        _head("coco-detector", {**FRCNN, "weights": str(weights["r50"]), "min_size": 65})
+        _head("coco-detector", {**FRCNN, "weights": str(weights["mrcnn"]), "min_size": 65})
     import torch
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
@@ -124,7 +116,7 @@ def test_weights_errors_name_the_file(weights, tmp_path, monkeypatch):
 # -- the whole task-head contract, on the random-init weights ---------------------------------------------------
 from discover_core.testing import TaskHeadContract, TaskHeadOptionsContract  # noqa: E402
 from discover_centernet import CocoDetector  # noqa: E402
-from discover_tvheads import MaskRcnnSegmenter, Resnet50Classifier  # noqa: E402
+from discover_tvheads import MaskRcnnSegmenter  # noqa: E402
 
 
 class TestCocoDetectorFasterRcnn(TaskHeadOptionsContract):
@@ -143,11 +135,3 @@ class TestMaskRcnnContract(TaskHeadContract):
     @pytest.fixture
     def options_dict(self, weights):
         return {"weights": str(weights["mrcnn"]), **SMALL}
-
-
-class TestResnet50Contract(TaskHeadContract):
-    component_class = Resnet50Classifier
-
-    @pytest.fixture
-    def options_dict(self, weights):
-        return {"weights": str(weights["r50"])}

@@ -1,28 +1,27 @@
-"""COCO-80 categories, their official ids, and the other names a candidate label may use for them.
+"""COCO-80: the categories, their official ids, and the other names a candidate label may use for them.
 
-The model's class channel *i* is line *i* of ``discover_static/presets/coco-80.txt`` (the same order as
-``src/object/labels.ts`` of ``@vladmandic/human``); :data:`COCO_IDS` holds the official COCO category ids
-(1..90 with gaps) that annotation files use.
+Class *i* is line *i* of the shipped ``coco-80.txt`` (:mod:`discover_core.labelsets`; the same order as
+``src/object/labels.ts`` of ``@vladmandic/human`` and torchvision's detection weights); :data:`COCO_IDS`
+holds the official COCO category ids (1..90 with gaps) that annotation files use.
 
 A candidate label (compared with :func:`discover_core.normalize_label`, underscores as blanks) names a
-category when it is its COCO name, one of the synonyms in ``aliases.json`` (PASCAL VOC spellings such as
-"tvmonitor", "sofa", "motorbike", everyday words such as "people", "man", "woman"), or the name of an
-ImageNet-1k class that the ``imagenet`` plugin maps to that category (``coco_to_imagenet.json``: "tabby"
--> cat, "moped" -> motorcycle), so pipelines with ImageNet labels can ground with this detector too.
+category when it is its COCO name, one of the synonyms in ``coco-80-aliases.json`` (PASCAL VOC spellings such
+as "tvmonitor", "sofa", "motorbike", everyday words such as "people", "man", "woman"), or the name of an
+ImageNet-1k class that ``coco-80-to-imagenet-1k.json`` maps to that category ("tabby" -> cat, "moped" ->
+motorcycle), so pipelines with ImageNet labels can ground with a COCO detector too. That mapping
+(:func:`imagenet_mapping`) is also how the ``imagenet`` plugin reads COCO names as ImageNet classes.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import json
-from pathlib import Path
 from typing import Iterable, Sequence
 
-from discover_core.errors import PluginError
-from discover_core.interfaces import normalize_label
+from .errors import PluginError
+from .interfaces import normalize_label
+from .labelsets import label_list, labels_file
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 COCO_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31,
             32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57,
             58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87,
@@ -34,27 +33,21 @@ def norm(label: str) -> str:
     return normalize_label(str(label).replace("_", " "))
 
 
-def _resource(package: str, *parts: str) -> Path | None:
-    try:
-        res = importlib.resources.files(package).joinpath(*parts)
-        if res.is_file():
-            return Path(str(res))
-    except (ImportError, TypeError, ModuleNotFoundError):
-        pass
-    fallback = PACKAGE_DIR.parent / package / Path(*parts)
-    return fallback if fallback.is_file() else None
+@functools.lru_cache(maxsize=1)
+def coco_names() -> tuple[str, ...]:
+    """The 80 category names in class order."""
+    names = tuple(label_list("coco-80"))
+    if len(names) != len(COCO_IDS):
+        raise PluginError(f"{labels_file('coco-80.txt')} lists {len(names)} classes, expected {len(COCO_IDS)}",
+                          "reinstall discover-codec")
+    return names
 
 
 @functools.lru_cache(maxsize=1)
-def coco_names() -> tuple[str, ...]:
-    path = _resource("discover_static", "presets", "coco-80.txt")
-    if path is None:
-        raise PluginError("the COCO-80 class list (discover_static/presets/coco-80.txt) is missing",
-                          "reinstall discover-codec; the file ships with its built-in 'static' plugin")
-    names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    if len(names) != len(COCO_IDS):
-        raise PluginError(f"{path} lists {len(names)} classes, expected {len(COCO_IDS)}")
-    return names
+def imagenet_mapping() -> dict[str, tuple[int, ...]]:
+    """COCO-80 name -> the ImageNet-1k class indices (torchvision order) whose photos show an instance of it."""
+    doc = json.loads(labels_file("coco-80-to-imagenet-1k.json").read_text(encoding="utf-8"))
+    return {name: tuple(int(i) for i in idx) for name, idx in doc["mapping"].items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,18 +58,15 @@ def _aliases() -> dict[str, frozenset[int]]:
     table: dict[str, set[int]] = {}
     for i, n in enumerate(names):
         table.setdefault(norm(n), set()).add(i)
-    doc = json.loads((PACKAGE_DIR / "aliases.json").read_text(encoding="utf-8"))
+    doc = json.loads(labels_file("coco-80-aliases.json").read_text(encoding="utf-8"))
     for coco, words in doc["aliases"].items():
         for w in words:
             table.setdefault(norm(w), set()).add(index[norm(coco)])
-    mapping = _resource("discover_imagenet", "coco_to_imagenet.json")
-    imagenet = _resource("discover_static", "presets", "imagenet-1k.txt")
-    if mapping is not None and imagenet is not None:
-        classes = [ln.strip() for ln in imagenet.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        for coco, ids in json.loads(mapping.read_text(encoding="utf-8"))["mapping"].items():
-            for k in ids:
-                if 0 <= k < len(classes) and norm(classes[k]) not in index:
-                    table.setdefault(norm(classes[k]), set()).add(index[norm(coco)])
+    classes = label_list("imagenet-1k")
+    for coco, ids in imagenet_mapping().items():
+        for k in ids:
+            if 0 <= k < len(classes) and norm(classes[k]) not in index:
+                table.setdefault(norm(classes[k]), set()).add(index[norm(coco)])
     return {k: frozenset(v) for k, v in table.items()}
 
 
@@ -119,5 +109,6 @@ def category_id(name_or_id: object) -> int | None:
 
 
 def names_of(ids: Iterable[int]) -> list[str]:
+    """The COCO names of official category ids."""
     by_id = dict(zip(COCO_IDS, coco_names()))
     return [by_id[i] for i in ids]
