@@ -35,6 +35,7 @@ from discover_core.interfaces import Context, TaskHead
 
 from .backend import SegmenterOptions, fingerprint_of, load_for
 from .fetch import MODEL_FILES
+from .labels import COCO_PERSON_ID as PERSON
 
 
 class PersonSegmenter(TaskHead):
@@ -51,7 +52,7 @@ class PersonSegmenter(TaskHead):
 
     @classmethod
     def missing_requirements(cls) -> list[str]:
-        from .coco_eval import BACKENDS
+        from discover_core.coco_ap import BACKENDS
 
         missing = [m for m in super().missing_requirements() if m != "faster_coco_eval"]
         if not any(importlib.util.find_spec(b) for b in BACKENDS):
@@ -88,7 +89,6 @@ class PersonSegmenter(TaskHead):
 
     def score(self, predictions: Sequence[Any], references: Sequence[Any] | None = None,
               targets: Sequence[Any] | None = None) -> dict[str, float]:
-        from .coco_eval import instance_ap
         from .masks import iou, union
 
         preds = [_parse(p, i, "prediction") for i, p in enumerate(predictions)]
@@ -105,16 +105,24 @@ class PersonSegmenter(TaskHead):
             parsed = [_targets(t, i, p.size) for i, (t, p) in enumerate(zip(targets, preds))]
             truth = [persons for persons, _ in parsed]
             sizes = [p.size for p in preds]
-            boxes = instance_ap(truth, [p.instances(with_masks=False) for p in preds], sizes, "bbox")
+            boxes = _person_ap(truth, [p.instances(with_masks=False) for p in preds], sizes, "bbox")
             if boxes is not None:
                 out.update(box_ap=boxes["ap"], box_ap50=boxes["ap50"], box_ap75=boxes["ap75"])
             if any(has_masks for _, has_masks in parsed) and all("segmentation" in g for gt in truth for g in gt):
                 out["mask_iou"] = float(np.mean([iou(p.mask, union([g["segmentation"] for g in gt], p.size[1],
                                                                    p.size[0])) for p, gt in zip(preds, truth)]))
-                masks = instance_ap(truth, [p.instances(with_masks=True) for p in preds], sizes, "segm")
+                masks = _person_ap(truth, [p.instances(with_masks=True) for p in preds], sizes, "segm")
                 if masks is not None:
                     out.update(mask_ap=masks["ap"], mask_ap50=masks["ap50"], mask_ap75=masks["ap75"])
         return out
+
+
+def _person_ap(truth, found, sizes, kind):
+    """COCO AP (:func:`discover_core.coco_ap.coco_ap`) of person instances: one category, COCO's person."""
+    from discover_core.coco_ap import coco_ap
+
+    person = lambda images: [[{**x, "category_id": PERSON} for x in image] for image in images]  # noqa: E731
+    return coco_ap(person(truth), person(found), sizes, kind)
 
 
 @dataclass

@@ -79,7 +79,9 @@ def instances(probability: np.ndarray, threshold: float, min_area: float, max_in
 
 def encode(mask: np.ndarray) -> dict:
     """A boolean (H, W) mask as COCO RLE with a str ``counts`` (JSON-serialisable)."""
-    return _plain(mask_api().encode(np.asfortranarray(mask[:, :, None].astype(np.uint8)))[0])
+    from discover_core.coco_ap import encode_mask
+
+    return encode_mask(mask)
 
 
 def _plain(rle: dict) -> dict:
