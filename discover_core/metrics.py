@@ -75,14 +75,32 @@ def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
     return float(msssim(_tensor(test), _tensor(reference), data_range=1.0, betas=b, normalize="relu"))
 
 
-def ssim_inside_outside(reference: np.ndarray, test: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """Mean SSIM (torchmetrics' full SSIM map) inside and outside ``mask``; ``nan`` where empty."""
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+def ssim_map(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """torchmetrics' full SSIM map (Gaussian window 11, sigma 1.5, reflection padding; mean over the channels),
+    computed with pytorch-msssim's separable Gaussian filter: the same values, about 5x faster than
+    torchmetrics' 2-D convolution (the demo and evaluate runs call it for every picture)."""
+    import torch
+    import torch.nn.functional as F
+    from pytorch_msssim.ssim import _fspecial_gauss_1d, gaussian_filter
 
-    if min(reference.shape[:2]) < 11:
+    x, y = _tensor(test), _tensor(reference)
+    pad = (KERNEL - 1) // 2
+    x, y = F.pad(x, (pad, pad, pad, pad), mode="reflect"), F.pad(y, (pad, pad, pad, pad), mode="reflect")
+    win = _fspecial_gauss_1d(KERNEL, 1.5).repeat(3, 1, 1, 1)
+    with torch.no_grad():
+        mu_x, mu_y, xx, yy, xy = (gaussian_filter(t, win) for t in (x, y, x * x, y * y, x * y))
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    var_x, var_y = torch.clamp(xx - mu_x ** 2, min=0.0), torch.clamp(yy - mu_y ** 2, min=0.0)
+    cov = xy - mu_x * mu_y
+    full = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return full[0].mean(dim=0).numpy()
+
+
+def ssim_inside_outside(reference: np.ndarray, test: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Mean SSIM (the full SSIM map of :func:`ssim_map`) inside and outside ``mask``; ``nan`` where empty."""
+    if min(reference.shape[:2]) < KERNEL:
         return float("nan"), float("nan")
-    _, full = ssim(_tensor(test), _tensor(reference), data_range=1.0, return_full_image=True)
-    smap = full[0].mean(dim=0).numpy()
+    smap = ssim_map(reference, test)
     inside = float(smap[mask].mean()) if mask.any() else float("nan")
     outside = float(smap[~mask].mean()) if (~mask).any() else float("nan")
     return inside, outside

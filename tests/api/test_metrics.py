@@ -126,3 +126,15 @@ def test_box_mask_work_is_bounded_by_the_area():
     m = box_mask(boxes, (0, 0, 2000, 2000))
     assert time.perf_counter() - start < 3
     assert m.all()
+
+
+def test_ssim_map_is_torchmetrics_full_map():
+    from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+
+    from discover_core.metrics import _tensor, ssim_map
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((40, 57, 3)) * 255).astype(np.uint8)
+    noisy = np.clip(img.astype(int) + rng.integers(-40, 40, img.shape), 0, 255).astype(np.uint8)
+    _, full = tm_ssim(_tensor(noisy), _tensor(img), data_range=1.0, return_full_image=True)
+    np.testing.assert_allclose(ssim_map(img, noisy), full[0].mean(dim=0).numpy(), atol=1e-5)
