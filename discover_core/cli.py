@@ -21,6 +21,7 @@ from . import __version__
 from .cli_common import (OUTPUT, OUTPUT_RULE, PIPELINE, PIPELINE_HELP, STATE, STREAM_SUFFIX, Group, Outputs, Target,
                          check_writable, console, item_failed, out, output_files, parse_options, progress, read_stream,
                          run_each)
+from .builtin import BUILTIN_PIPELINES
 from .config import json_schema, load_config
 from .errors import ConfigError, DiscoverError, InputError, OutOfMemory, PluginBug, is_out_of_memory
 from .images import atomic_save_image, atomic_write_bytes, restore_mode
@@ -240,12 +241,15 @@ INFO_BOXES = 6
               help="Region quality points (repeatable); default: the demo's 4 points.")
 @click.option("--photo", "photos", multiple=True,
               help="Only this demo photo (repeatable), e.g. --photo chelsea; default: all of them.")
-@click.option("--task", "tasks", type=click.Choice(["classification", "detection"]), multiple=True,
-              help="Only this built-in pipeline (repeatable); default: both. Not with -c.")
+@click.option("--task", "tasks", type=click.Choice(list(BUILTIN_PIPELINES)), multiple=True,
+              help="Only this built-in pipeline (repeatable); default: all three. Not with -c.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes running the built-in pipelines side by side; default: one per core (at most one "
+                   "per pipeline). 1 runs them one after the other with a progress bar.")
 def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], photos: tuple[str, ...],
-         tasks: tuple[str, ...], device: str) -> None:
-    """Run the built-in pipelines (classification and detection) on real photos that ship with installed packages.
+         tasks: tuple[str, ...], device: str, workers: int | None) -> None:
+    """Run the built-in pipelines (classification, detection, person segmentation) on photos from installed packages.
 
     Writes streams, reconstructions, side-by-side pictures with the grounded
     regions, tables (summary.md, results.json), rate-agreement plots and an
@@ -256,7 +260,8 @@ def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], 
     with Outputs() as outputs:
         outputs.check(out_dir)  # before minutes of work, not after; created once the inputs are checked
         report = run_demo(out_dir, pipeline_file=pipeline_file, qualities=qualities or None, device=device,
-                          console=out, progress=progress, photos=list(photos) or None, tasks=list(tasks) or None)
+                          console=out, progress=progress, photos=list(photos) or None, tasks=list(tasks) or None,
+                          workers=workers)
     out.print(f"\nopen {report} in a browser")
 
 

@@ -36,6 +36,9 @@ class ConfigError(DiscoverError):
         lines += [f"  {path}: {msg}" if path else f"  {msg}" for path, msg in self.problems]
         super().__init__("\n".join(lines), hint)
 
+    def __reduce__(self):  # picklable (raised in a worker process, re-raised in the parent)
+        return (type(self), (self.source, self.problems, self.hint))
+
 
 class PluginError(DiscoverError):
     """A plugin that cannot be found, loaded or built."""
@@ -71,9 +74,13 @@ class OutOfMemory(DiscoverError):
     def __init__(self, who: str, action: str, error: BaseException):
         detail = str(error).strip() or "the size asked for is not known"
         self.error = error
+        self._args = (who, action, error)
         super().__init__(f"{who} ran out of memory while {action} ({type(error).__name__}: {detail})",
                          "decode on a machine with more memory, or refuse such inputs with a lower budget "
                          "(discover decode --max-memory)")
+
+    def __reduce__(self):
+        return (type(self), self._args)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -97,6 +104,7 @@ class PluginBug(Exception):
                  error: BaseException):
         self.kind, self.name, self.distribution, self.version = kind, name, distribution, version
         self.error = error
+        self.action = action
         what = f"{type(error).__name__}: {error}"
         if isinstance(error, MemoryError):
             what = "out of memory"
@@ -108,3 +116,6 @@ class PluginBug(Exception):
                      if not isinstance(error, MemoryError) else
                      "the machine ran out of memory; use a smaller image or batch, or a machine with more memory")
         super().__init__(self.message)
+
+    def __reduce__(self):  # picklable (raised in a worker process, re-raised in the parent)
+        return (type(self), (self.kind, self.name, self.distribution, self.version, self.action, self.error))

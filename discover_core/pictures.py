@@ -25,6 +25,22 @@ def draw_regions(image: np.ndarray, regions: list[Region], subject: list | None 
     return img
 
 
+def draw_mask(image: np.ndarray, rle: dict, colour: tuple[int, int, int] = (255, 0, 160)) -> Image.Image:
+    """A COCO RLE mask (a segmentation head's prediction) tinted onto the image, half transparent."""
+    try:
+        from faster_coco_eval.core import mask as mask_utils
+    except ImportError:  # pragma: no cover - the fallback COCO backend
+        from pycocotools import mask as mask_utils
+
+    counts = rle["counts"]
+    mask = mask_utils.decode({"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts})
+    mask = np.asarray(mask, bool).reshape(image.shape[:2]) if mask.size == image.shape[0] * image.shape[1] else \
+        np.zeros(image.shape[:2], bool)
+    out = image.astype(np.float32)
+    out[mask] = out[mask] * 0.5 + np.asarray(colour, np.float32) * 0.5
+    return Image.fromarray(out.round().astype(np.uint8))
+
+
 def wrap(text: str, font, width: float) -> list[str]:
     """``text`` in lines no wider than ``width`` pixels in ``font`` (words split where one alone is wider)."""
     lines: list[str] = []

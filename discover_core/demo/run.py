@@ -1,7 +1,10 @@
-"""The demo: the built-in pipelines (classification, detection) or one pipeline file over the demo photos."""
+"""The demo: the built-in pipelines (classification, detection, segmentation) or one pipeline file over the demo
+photos. The built-in pipelines run side by side in worker processes, one per core (``workers``)."""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +20,7 @@ from .tables import comparisons_markdown, print_summary
 __all__ = ["BUILTIN_PIPELINES", "DEFAULT_QUALITIES", "QUALITY_OPTIONS", "builtin_pipeline_path",
            "default_pipeline_path", "run_demo"]
 
-FOLDERS = {"classification": "", "detection": "detection"}
+FOLDERS = {"classification": "", "detection": "detection", "segmentation": "segmentation"}
 """Where each built-in pipeline's streams, pictures and plot go (classification: the output folder itself)."""
 
 
@@ -37,11 +40,13 @@ def _plan(pipeline_file: Path | None, tasks: Sequence[str] | None) -> list[tuple
 
 def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, device: str = "cpu",
              console=None, progress=None, photos: list[str] | None = None,
-             tasks: Sequence[str] | None = None) -> Path:
+             tasks: Sequence[str] | None = None, workers: int | None = None) -> Path:
     """Run the demo and write everything to ``out_dir``; returns the HTML page's path.
 
-    ``tasks``: which built-in pipelines to run (``classification``, ``detection``; default both), or
-    ``pipeline_file`` to run that one pipeline instead.
+    ``tasks``: which built-in pipelines to run (``classification``, ``detection``, ``segmentation``; default
+    all three), or
+    ``pipeline_file`` to run that one pipeline instead. ``workers``: processes running pipelines side by side
+    (default: one per core, at most one per pipeline; 1 runs them one after the other, with a progress bar).
     """
     out_dir = Path(out_dir)
     plan = _plan(pipeline_file, tasks)
@@ -50,11 +55,28 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
     for _, _, pipeline in pipelines:
         quality_knobs(pipeline, qualities)
     photos = demo_photos(photos)  # every pipeline file, --quality and --photo are checked before any work
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(len(pipelines), cores if workers is None else max(1, workers)) if device == "cpu" else 1
     runs: list[Run] = []
-    bar = progress() if progress else nullcontext()
-    with bar as b:
-        for name, folder, pipeline in pipelines:
-            runs.append(run_pipeline(name or pipeline.task.name, folder, pipeline, photos, qualities, out_dir, b))
+    if workers > 1:
+        # One process per pipeline (at most one per core), each on its share of the cores: the AVIF coding, the
+        # metrics and Python's own work of one pipeline no longer wait for another's network.
+        import multiprocessing
+
+        jobs = [(name or pipeline.task.name, folder, plan[i][2], [p.name for p in photos], qualities, out_dir,
+                 device, max(1, cores // workers)) for i, (name, folder, pipeline) in enumerate(pipelines)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_in_worker, job) for job in jobs]
+            for job, future in zip(jobs, futures):
+                runs.append(future.result())
+                if console is not None:
+                    console.print(f"{job[0]}: done")
+    else:
+        bar = progress() if progress else nullcontext()
+        with bar as b:
+            for name, folder, pipeline in pipelines:
+                runs.append(run_pipeline(name or pipeline.task.name, folder, pipeline, photos, qualities, out_dir,
+                                         b))
     write_reports(out_dir, runs)
     if console is not None:
         for run in runs:
@@ -68,3 +90,13 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
                           f"{len(run.photos)} photos" + (f"; grounding {g['median']:.2f} s per image (median)"
                                                          if g else "") + "\n")
     return out_dir / "index.html"
+
+
+def _run_in_worker(job) -> Run:
+    """One pipeline of the demo in a worker process (spawned: its own models, its share of the cores)."""
+    import torch
+
+    name, folder, path, photo_names, qualities, out_dir, device, threads = job
+    torch.set_num_threads(threads)
+    return run_pipeline(name, folder, load_pipeline(path, device=device), demo_photos(photo_names), qualities,
+                        out_dir)

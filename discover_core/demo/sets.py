@@ -1,4 +1,4 @@
-"""Task heads whose figures only mean something over the whole set of photos (detection: COCO AP).
+"""Task heads whose figures only mean something over the whole set of photos (detection, segmentation: COCO AP).
 
 COCO AP ranks the detections of every image together, so the mean of per-image APs is not the AP of the
 set. The evaluate run scores the task-only and full streams so (its aggregates); for the whole-image
@@ -13,7 +13,7 @@ from typing import Any
 from ..interfaces import TaskHead
 from ..photos import Photo
 
-SET_TASKS = frozenset({"detection"})
+SET_TASKS = frozenset({"detection", "segmentation"})
 """Tasks whose heads are scored over the whole set of photos at once."""
 
 
@@ -22,8 +22,8 @@ def scored_over_set(head: TaskHead) -> bool:
 
 
 def targets_of(head: TaskHead, photo: Photo) -> Any:
-    """The ground truth of a photo for a head: its COCO annotations for detection, its ImageNet classes else."""
-    return photo.annotations if head.task == "detection" else photo.classes
+    """The ground truth of a photo for a head: its COCO annotations for a set-scored task, its ImageNet classes else."""
+    return photo.annotations if head.task in SET_TASKS else photo.classes
 
 
 class SetScores:

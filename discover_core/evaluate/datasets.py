@@ -217,9 +217,8 @@ def _coco(spec: str, path: Path | None, images: str | None, demo: bool = False) 
     items = []
     for img in imgs:
         boxes = by_image.get(int(img["id"]), [])
-        targets: dict[str, Any] = {"detection": boxes}
-        if any("segmentation" in a for a in boxes):
-            targets["segmentation"] = boxes
+        # Segmentation heads take the same annotations: box AP from the boxes, mask scores where they have masks.
+        targets: dict[str, Any] = {"detection": boxes, "segmentation": boxes}
         if img.get("imagenet_classes"):
             targets["classification"] = [int(c) for c in img["imagenet_classes"]]
         items.append(Item(int(img["id"]), PurePath(img["file_name"]).name, get(img), targets))

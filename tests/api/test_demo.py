@@ -32,6 +32,10 @@ def test_demo_writes_everything(demo_dir):
                                                                        "coffee-q50.dscv"]
     assert sorted(p.name for p in (demo_dir / "detection/streams").iterdir()) == ["coffee-q50-detection.dscv",
                                                                                  "coffee-q50.dscv"]
+    # The third task of the paper: person segmentation, its pipeline run in a worker process beside the others.
+    assert sorted(p.name for p in (demo_dir / "segmentation/streams").iterdir()) == [
+        "coffee-q50-segmentation.dscv", "coffee-q50.dscv"]
+    assert (demo_dir / "segmentation/rate-agreement.png").stat().st_size > 0
     page = (demo_dir / "index.html").read_text()
     for src in ("rate-agreement.png", "pictures/coffee-side-by-side.png", "detection/rate-agreement.png",
                 "detection/pictures/coffee-side-by-side.png"):
@@ -49,7 +53,7 @@ def test_demo_writes_everything(demo_dir):
     assert "## Task classification: Bjøntegaard figures against avif (same bpp)" in (
         demo_dir / "summary.md").read_text()
     report = (demo_dir / "report" / "index.html").read_text()
-    assert "classification" in report and "detection" in report
+    assert "classification" in report and "detection" in report and "segmentation" in report
     for src in re.findall(r"src='(plots/[^']+)'", report):
         assert (demo_dir / "report" / src).stat().st_size > 0, src
     from discover_core.evaluate import Store
@@ -71,7 +75,7 @@ def _by_method(run: dict, photo: str) -> dict:
 
 def test_demo_figures_are_consistent(demo_dir):
     results = json.loads((demo_dir / "results.json").read_text())
-    assert list(results["runs"]) == ["classification", "detection"]
+    assert list(results["runs"]) == ["classification", "detection", "segmentation"]
     for name, folder in (("classification", ""), ("detection", "detection")):
         run = results["runs"][name]
         assert {"task-only", "full", "avif (same bpp)", "jpeg (same bpp)",
@@ -216,3 +220,14 @@ def test_demo_task_option(tmp_path):
     assert main(["demo", "-o", str(tmp_path), "--task", "detection", "--photo", "chelsea", "--quality", "40"]) == 0
     runs = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert list(runs) == ["detection"] and not (tmp_path / "streams").exists()
+
+
+def test_demo_segmentation_scores_mask_agreement_over_the_set(demo_dir):
+    run = json.loads((demo_dir / "results.json").read_text())["runs"]["segmentation"]
+    assert run["scored_over_set"] == ["person-segmenter"]
+    original = run["original"]["person-segmenter"]
+    assert original["photos"] == 1 and original["agreement"] == 1.0  # the mask IoU of the original with itself
+    for entry in run["summary"]:
+        assert 0.0 <= entry["agreement[person-segmenter]"] <= 1.0, entry["method"]
+    with Image.open(demo_dir / "segmentation/pictures/coffee-side-by-side.png") as strip:
+        assert strip.width > 0  # the original with the segmenter's mask drawn is one of its panels
