@@ -127,6 +127,17 @@ def _header_size(f) -> tuple[int, int] | None:
     return None
 
 
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    """``image`` if it is an (H, W, 3) uint8 RGB array with pixels, else an :class:`InputError` saying what it is."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        what = f"shape {image.shape} and dtype {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {what}",
+                         "convert with discover_core.images (or numpy.asarray(PIL.Image.open(path).convert('RGB')))")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise InputError(f"empty image of shape {image.shape}")
+    return image
+
+
 def from_array(array: np.ndarray, name: str = "array") -> np.ndarray:
     """Check and normalise an in-memory image: (H, W), (H, W, 1|3|4), uint8 or uint16."""
     a = np.asarray(array)

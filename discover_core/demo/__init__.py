@@ -1,4 +1,5 @@
-"""``discover demo``: the built-in pipelines (classification, detection) on real photos from installed packages.
+"""``discover demo``: the built-in pipelines (classification, detection, person segmentation) on real photos from
+installed packages.
 
 For every pipeline its quality points are the cells of an evaluate run (:func:`discover_core.evaluate.run_cells`
 over the ``demo`` dataset; the results store in ``<folder>/evaluate/``, shown by :mod:`..evaluate.report` in

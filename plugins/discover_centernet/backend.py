@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from discover_core.errors import ConfigError
+from discover_core.devices import component_device
 from discover_core.interfaces import PATH_OPTION, Options
 
 WEIGHTS_HELP = ("the CenterNet TensorFlow.js model: a folder holding centernet.json + centernet.bin, or the "
@@ -17,30 +17,13 @@ class DetectorOptions(Options):
     device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1, mps); default: the pipeline's device")
 
 
-def _device(component):
-    import torch
-
-    name = component.options.device or component.context.device or "cpu"
-    where = f"{component.kind.replace('_', ' ')} '{component.name}'"
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ConfigError(where, [("options.device", f"'{name}' is not a torch device ({e})")],
-                          "use cpu, cuda, cuda:1 or mps") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(where, [("options.device", f"'{name}' is not available (no CUDA here)")], "use device: cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(where, [("options.device", f"'{name}' is not available (no MPS here)")], "use device: cpu")
-    return dev
-
-
 def load_for(component):
     """The CenterNet a component's ``weights`` / ``device`` options name (cached per process)."""
     from .fetch import model_json
     from .model import load
 
     path = model_json(component.options.weights, component.context)
-    return load(path, _device(component))
+    return load(path, component_device(component))
 
 
 def fingerprint_of(component) -> str:

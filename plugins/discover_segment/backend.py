@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from discover_core.errors import ConfigError
+from discover_core.devices import component_device
 from discover_core.interfaces import PATH_OPTION, Options
 
 WEIGHTS_HELP = ("the model's TensorFlow.js files: a folder holding <model>.json + <model>.bin, or the path of the "
@@ -27,30 +27,13 @@ class SegmenterOptions(Options):
                                "device")
 
 
-def device_of(component):
-    import torch
-
-    name = component.options.device or component.context.device or "cpu"
-    where = f"{component.kind.replace('_', ' ')} '{component.name}'"
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ConfigError(where, [("options.device", f"'{name}' is not a torch device ({e})")],
-                          "use cpu, cuda, cuda:1 or mps") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(where, [("options.device", f"'{name}' is not available (no CUDA here)")], "use device: cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(where, [("options.device", f"'{name}' is not available (no MPS here)")], "use device: cpu")
-    return dev
-
-
 def load_for(component):
     """The segmenter a component's ``model`` / ``weights`` / ``device`` options name (cached per process)."""
     from .fetch import model_json
     from .model import load
 
     o = component.options
-    return load(model_json(o.model, o.weights, component.context), device_of(component), fetch=o.model)
+    return load(model_json(o.model, o.weights, component.context), component_device(component), fetch=o.model)
 
 
 def fingerprint_of(component) -> str:

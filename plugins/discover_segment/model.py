@@ -23,20 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from discover_core.errors import InputError, WeightsError
+from discover_core.errors import WeightsError
+from discover_core.images import check_rgb as check_image
 from discover_core.tfjs.graph import TFJSGraph
 from discover_core.tfjs.ops import resize_bilinear
 from discover_core.tfjs.reader import read_graph_model
-
-
-def check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        what = f"shape {image.shape} and dtype {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {what}",
-                         "convert with discover_core.images (or numpy.asarray(PIL.Image.open(path).convert('RGB')))")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"empty image of shape {image.shape}")
-    return image
 
 
 def _input_size(path: Path) -> tuple[int, int]:
