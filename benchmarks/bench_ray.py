@@ -30,7 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from PIL import Image  # noqa: E402
 
 from discover_core.distributed import RayEngine, RayOptions  # noqa: E402
-from discover_core.evaluate import Options, Store, open_dataset, run_cells, single_cell  # noqa: E402
+from discover_core.evaluate import RunSettings, Store, open_dataset, run_cells, single_cell  # noqa: E402
 from discover_core.pipeline import pipeline_from_dict  # noqa: E402
 from discover_core.testing.samples import sample_image, tiny_pipeline_dict  # noqa: E402
 
@@ -78,7 +78,7 @@ def timed(root: Path, name: str, folder: Path, spec: dict, engine, skip: int = 0
     clock = Clocked(engine)
     t = time.perf_counter()
     run_cells([single_cell(pipeline_from_dict(spec))], open_dataset(f"folder:{folder}"), store,
-              Options(save_pictures=0), engine=clock)
+              RunSettings(save_pictures=0), engine=clock)
     wall = time.perf_counter() - t
     done = clock.done
     rate = (len(done) - 1 - skip) / (done[-1] - done[skip]) if len(done) > skip + 1 else float("nan")

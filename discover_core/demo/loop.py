@@ -19,7 +19,7 @@ from ..pipeline import Pipeline
 from ..stills import decode_still
 from .baselines import closest_bpp, matched_quality
 from ..photos import Photo
-from ..pictures import draw_regions, side_by_side
+from ..pictures import draw_mask, draw_regions, side_by_side
 from .sets import SetScores, scored_over_set
 from .stats import AGREEMENT_LEVELS, DETECTION_LEVELS, Row, comparisons, summarise
 
@@ -149,7 +149,8 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
     from contextlib import nullcontext
 
     from ..evaluate.heads import head_key, head_paths
-    from ..evaluate.runner import Cell, Options, analyzer_key, image_hash, run_cells
+    from ..evaluate.runner import Cell, analyzer_key, image_hash, run_cells
+    from ..evaluate.settings import RunSettings
     from ..evaluate.store import Store
 
     knobs = quality_knobs(pipeline, qualities)
@@ -179,7 +180,7 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
     store.set_meta("kind", "demo")
     store.set_meta("ablation", {"name": name, "rate": None, "anchor": None})
     try:
-        run_cells(cells, dataset, store, Options(save_pictures=0, on_stream=outputs),
+        run_cells(cells, dataset, store, RunSettings(save_pictures=0, on_stream=outputs),
                   progress=(lambda: nullcontext(bar)) if bar else None)
         rows_of = {(r["cell_id"], r["image_id"], r["stream"]): r for r in store.rows()}
         aggregates = store.aggregates()
@@ -223,6 +224,8 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
                                for hd, ref in zip(heads, refs)},
         }
         panels = [("original + regions", draw_regions(image, regions, photo.subject_boxes))]
+        panels += [(f"{head.name} on the original", draw_mask(image, ref["mask"])) for head, ref in zip(heads, refs)
+                   if isinstance(ref, dict) and isinstance(ref.get("mask"), dict)]  # a segmenter's mask
         panels += [(title, picture) for _, title, picture in sorted(outputs.panels.get(photo.name, []),
                                                                      key=lambda p: p[0] != "task-only")]
         for q, cid in zip(qualities, ids):

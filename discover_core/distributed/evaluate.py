@@ -15,7 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..evaluate.runner import Cell, Options, Perception, Stats, Work, evaluate_image
+from ..evaluate.runner import Cell, Perception, Stats, Work, evaluate_image
+from ..evaluate.settings import RunSettings
 from ..evaluate.store import Store, _dumps
 from .cluster import Pool, RayOptions, Task, actor_options, connect, default_workers, head_node, pin_threads
 
@@ -57,7 +58,7 @@ class EvalWorker:
 
     def __init__(self, cells: list[dict], device: str, seed: int, opts: dict, threads: int, reader):
         self.spec, self.device, self.seed, self.threads = cells, device, seed, threads
-        self.opts = Options(**opts)
+        self.opts = RunSettings(**opts)
         self.reader = reader
         self.cells: list[Cell] | None = None
 
@@ -132,7 +133,7 @@ class RayEngine:
                 index, position = out.task.key
                 item = out.task.payload
                 if out.error is not None:
-                    work.image_failed(index, item, out.error, out.task.attempts)
+                    work.image_failed(index, item, out.error, out.task.attempts, out.user_error)
                 else:
                     self._write(work, index, position, item, out.result)
                 work.describe(f"{work.cells[index].name[:40]} · {item.name[:30]}")

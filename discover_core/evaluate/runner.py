@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..config import slots
+from ..errors import InputError
 from ..interfaces import Region, normalize_label
 from ..metrics import bpp, quality_report
 from ..pipeline import Pipeline
 from .aggregate import aggregate_cell
 from .datasets import Dataset, Item
 from .heads import head_key, head_paths, target_for
-from .store import Store
+from .settings import RunSettings
+from .store import Store, _dumps
 
 SLOT_KINDS = {"label_source": "label_source", "grounders": "grounder", "entropy_model": "entropy_model",
               "composer": "composer", "task_heads": "task_head"}
@@ -89,23 +93,6 @@ def image_hash(image: np.ndarray) -> str:
 
 
 @dataclass
-class Options:
-    analyzer_cache: bool = True
-    save_pictures: int = 6
-    """Reconstructions of the first this many images are saved under RUN/pictures/ (for the report)."""
-    pictures_dir: Path | None = None
-    perception: tuple[str, ...] = ()
-    """Perception metrics (fid, kid, lpips, dists) on the CLIC view of every image (:mod:`.perception`)."""
-    features: str = "inception"
-    """FID / KID feature extractor: inception, or a named proxy (proxy:mobilenet_v2), labelled as such."""
-    weights_dir: Path | None = None
-    """Where the perception weights files are (besides the cache folder and torch's hub folder)."""
-    on_stream: Callable[..., None] | None = None
-    """Called as ``on_stream(cell, item, stream_name, data, recon)`` for every stream of every image (the demo
-    keeps its streams and pictures under its own names)."""
-
-
-@dataclass
 class Stats:
     images: int = 0
     skipped: int = 0
@@ -114,6 +101,30 @@ class Stats:
     cache_hits: int = 0
     wall_s: float = 0.0
     failed: int = 0
+    """Image evaluations that failed every attempt: in the store's failures table, tried again on resume."""
+    input_errors: int = 0
+    """Of those, the ones that failed for their input (an unreadable image file)."""
+
+    @property
+    def exit_code(self) -> int:
+        """As ``discover encode``'s: 2 if an image failed for its input, else 1 if one failed otherwise, else 0."""
+        return 2 if self.input_errors else 1 if self.failed else 0
+
+
+KILL_ENV = "DISCOVER_TEST_KILL"
+"""Test hook: ``EVENT:N`` (or several, comma-separated) SIGKILLs this process at the N-th EVENT of the run:
+``grounded`` (an image's regions are in the analyzer cache, its rows not yet written), ``committed`` (an image's
+rows are written; the cell's aggregates not yet, when it was the cell's last). How the tests kill a run at exact
+points; unset, :func:`checkpoint` only counts."""
+_events: dict[str, int] = {}
+
+
+def checkpoint(event: str) -> None:
+    """A point where a killed run must resume exactly (see :data:`KILL_ENV`)."""
+    _events[event] = n = _events.get(event, 0) + 1
+    spec = os.environ.get(KILL_ENV, "")
+    if spec and f"{event}:{n}" in {s.strip() for s in spec.split(",")}:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _task_boxes(pipeline: Pipeline, regions: list[Region], task: str | None) -> list:
@@ -126,7 +137,7 @@ def _task_boxes(pipeline: Pipeline, regions: list[Region], task: str | None) -> 
 class Perception:
     """The perception metrics a run asked for, built once (a missing weights file fails before any image)."""
 
-    def __init__(self, opts: Options, context):
+    def __init__(self, opts: RunSettings, context):
         from . import perception as pm
 
         unknown = [m for m in opts.perception if m not in pm.METRICS]
@@ -150,7 +161,7 @@ class Perception:
         return scores, (self.features(self.pm.patches(view)) if self.features else None)
 
 
-def evaluate_image(cell: Cell, item: Item, cache: Any, opts: Options, stats: Stats,
+def evaluate_image(cell: Cell, item: Item, cache: Any, opts: RunSettings, stats: Stats,
                    pictures: Callable[..., None] | None = None, perception: Perception | None = None,
                    features: list | None = None) -> list[dict]:
     """Every row of one image of one cell (not yet written); perception features appended to ``features``.
@@ -165,18 +176,22 @@ def evaluate_image(cell: Cell, item: Item, cache: Any, opts: Options, stats: Sta
     akey = analyzer_key(cell, ih)
     cached = cache.cached_regions(akey) if opts.analyzer_cache else None
     if cached is not None:
-        regions = [Region(tuple(r["box"]), r["label"], r["score"]) for r in cached[0]]
+        found = cached[0]
         timings["ground_s"] = 0.0
         timings["ground_cached_s"] = cached[2]
         stats.cache_hits += 1
         stats.ground_saved_s += cached[2]
     else:
         t0 = time.perf_counter()
-        regions = p.ground(image, meta)
+        grounded = p.ground(image, meta)
         timings["ground_s"] = time.perf_counter() - t0
         stats.ground_s += timings["ground_s"]
-        cache.cache_regions(akey, [{"box": list(r.box), "label": r.label, "score": r.score} for r in regions],
-                            p.task_labels if len(json.dumps(p.task_labels)) < 100_000 else {}, timings["ground_s"])
+        found = json.loads(_dumps([{"box": list(r.box), "label": r.label, "score": r.score} for r in grounded]))
+        cache.cache_regions(akey, found, p.task_labels if len(json.dumps(p.task_labels)) < 100_000 else {},
+                            timings["ground_s"])
+        checkpoint("grounded")
+    # the regions as the cache holds them (plain floats), fresh or cached: a resumed run codes the same bytes
+    regions = [Region(tuple(r["box"]), r["label"], r["score"]) for r in found]
     heads = dict(zip([hp for hp, _, _ in head_paths(p)], p.task_heads))
     references: dict[str, Any] = {}
     for path, head in heads.items():
@@ -186,7 +201,7 @@ def evaluate_image(cell: Cell, item: Item, cache: Any, opts: Options, stats: Sta
             t0 = time.perf_counter()
             ref = head.predict(image)
             cache.cache_reference(rkey, ref, time.perf_counter() - t0)
-            got = (json.loads(json.dumps(ref, default=float)), 0.0)
+            got = (json.loads(_dumps(ref)), 0.0)  # as the cache holds it
         references[path] = got[0]
     t0 = time.perf_counter()
     stream = p.encode(image, meta, regions=regions)
@@ -269,12 +284,13 @@ class Work:
     dataset: Dataset
     done: dict[str, set[int]]
     store: Store
-    opts: Options
+    opts: RunSettings
     stats: Stats
     image_done: Callable[[int, list[dict], list], None]
     """``(cell index, rows, perception features)``: writes the image's rows in one transaction."""
-    image_failed: Callable[[int, Item, str, int], None]
-    """``(cell index, item, error, attempts)``: an image that failed every attempt."""
+    image_failed: Callable[[int, Item, str, int, bool], None]
+    """``(cell index, item, error, attempts, input_error)``: an image that failed every attempt (``input_error``:
+    for its input, e.g. an unreadable file, not a bug)."""
     cell_done: Callable[[int], None]
     describe: Callable[[str], None]
 
@@ -308,23 +324,33 @@ class LocalEngine:
             for position, item in work.todo(index):
                 work.describe(f"{cell.name[:40]} · {item.name[:30]}")
                 feats: list = []
-                rows = evaluate_image(cell, item, work.store, opts, work.stats, work.pictures(index, position),
-                                      perception, feats)
+                try:
+                    rows = evaluate_image(cell, item, work.store, opts, work.stats, work.pictures(index, position),
+                                          perception, feats)
+                except InputError as exc:  # the image's fault (an unreadable file): recorded, the run goes on
+                    work.image_failed(index, item, exc.message, 1, True)
+                    continue
                 work.image_done(index, rows, feats)
             work.cell_done(index)
 
 
-def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options | None = None,
+def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: RunSettings | None = None,
               progress: Callable | None = None, log: Callable[[str], None] | None = None,
               engine: Any = None) -> Stats:
     """Evaluate every cell on every image not yet in the store; aggregates per finished cell.
 
     ``engine`` runs the per-image work: :class:`LocalEngine` (the default) or
-    :class:`discover_core.distributed.RayEngine`; rows are written here, as they arrive, whichever it is."""
+    :class:`discover_core.distributed.RayEngine`; rows are written here, as they arrive, whichever it is. The
+    run holds the run folder's lock (:meth:`Store.writing`): a second run of the same folder is refused while
+    this one lives."""
+    with store.writing():
+        return _run_cells(cells, dataset, store, opts or RunSettings(), progress, log, engine or LocalEngine())
+
+
+def _run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: RunSettings, progress: Callable | None,
+               log: Callable[[str], None] | None, engine: Any) -> Stats:
     from contextlib import nullcontext
 
-    opts = opts or Options()
-    engine = engine or LocalEngine()
     stats = Stats()
     t_start = time.perf_counter()
     store.claim_dataset(dataset.spec, dataset.fingerprint)
@@ -341,13 +367,15 @@ def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options |
         def image_done(index: int, rows: list[dict], feats: list) -> None:
             cell = cells[index]
             store.write_image(ids[index], rows, cell.config, cell.versions, dataset.fingerprint, feats)
+            checkpoint("committed")
             stats.images += 1
             if b:
                 b.advance(job)
 
-        def image_failed(index: int, item: Item, error: str, attempts: int) -> None:
+        def image_failed(index: int, item: Item, error: str, attempts: int, input_error: bool = False) -> None:
             store.record_failure(ids[index], item.id, item.name, error, attempts)
             stats.failed += 1
+            stats.input_errors += bool(input_error)
             if log:
                 log(f"{cells[index].name} · {item.name}: failed after {attempts} attempt(s): {error}")
             if b:
@@ -365,8 +393,5 @@ def run_cells(cells: list[Cell], dataset: Dataset, store: Store, opts: Options |
         engine.run(Work(cells, ids, dataset, done, store, opts, stats, image_done, image_failed, cell_done,
                         describe))
     stats.wall_s = time.perf_counter() - t_start
-    store.set_meta("last_run", {"images": stats.images, "skipped": stats.skipped, "wall_s": stats.wall_s,
-                                "ground_s": stats.ground_s, "ground_saved_s": stats.ground_saved_s,
-                                "cache_hits": stats.cache_hits, "failed": stats.failed,
-                                "engine": getattr(engine, "name", type(engine).__name__)})
+    store.set_meta("last_run", {**asdict(stats), "engine": getattr(engine, "name", type(engine).__name__)})
     return stats

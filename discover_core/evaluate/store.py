@@ -2,7 +2,7 @@
 
 WAL mode, one transaction per image: a killed run loses at most the image in flight, and a resumed one
 skips every image that has rows (the primary key ``(cell, image, stream)`` makes a repeated row an error,
-never a duplicate). Tables:
+never a duplicate). One run at a time writes a run folder (:meth:`Store.writing`). Tables:
 
 - ``cells``: one per pipeline configuration of a run (an evaluate run has one, a sweep one per grid cell):
   its overrides, the resolved config, the versions of every component, the dataset spec and fingerprint.
@@ -20,8 +20,11 @@ never a duplicate). Tables:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -68,6 +71,26 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
+def _try_lock(file) -> bool:
+    """An exclusive lock on an open file, without waiting: False when another process (or file) holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            file.seek(0)
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _shape(a) -> bytes:
     n, d = a.shape
     return int(n).to_bytes(4, "big") + int(d).to_bytes(4, "big")
@@ -111,6 +134,30 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the run folder's lock (``results.sqlite.lock``) while a run writes it: a second run of the same
+        folder is refused while the first is alive. Its rows would race: the second run skips only the images
+        finished when it starts, and writing an image the first finishes meanwhile fails on the primary key. The
+        lock goes with the process however it ends, so a killed run never blocks its resume."""
+        file = open(self.path.with_name(self.path.name + ".lock"), "a+", encoding="utf-8")
+        try:
+            if not _try_lock(file):
+                try:
+                    file.seek(0)
+                    holder = file.read().strip() or "another process"
+                except OSError:
+                    holder = "another process"
+                raise InputError(f"{self.path.parent} is being written by another run ({holder})",
+                                 "wait for it to finish (or stop it), then run the same command again to resume")
+            file.seek(0)
+            file.truncate()
+            file.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            file.flush()
+            yield
+        finally:
+            file.close()  # releases the lock
 
     # -- transactions ----------------------------------------------------------
     def _tx(self, statements: list[tuple[str, tuple]]) -> None:

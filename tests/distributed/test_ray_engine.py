@@ -7,7 +7,7 @@ import pytest
 from discover_core.distributed import RayEngine, RayOptions
 from discover_core.distributed.cluster import Pool, Task, actor_options
 from discover_core.errors import WeightsError
-from discover_core.evaluate import Options, Store, load_ablation, open_dataset, run_cells, single_cell
+from discover_core.evaluate import RunSettings, Store, load_ablation, open_dataset, run_cells, single_cell
 from discover_core.pipeline import pipeline_from_dict
 
 import ray_helpers as h
@@ -19,7 +19,7 @@ def _evaluate(tmp_path, name, dataset, engine, pipeline=None):
     run = tmp_path / name
     store = Store(run)
     p = pipeline_from_dict(pipeline or h.pipeline(tmp_path))
-    stats = run_cells([single_cell(p)], dataset, store, Options(pictures_dir=run / "pictures", save_pictures=2),
+    stats = run_cells([single_cell(p)], dataset, store, RunSettings(pictures_dir=run / "pictures", save_pictures=2),
                       engine=engine)
     return stats, store
 
@@ -42,7 +42,7 @@ def test_rows_pictures_and_caches_are_the_local_engines(ray_local, tmp_path):
     for table in ("analyzer_cache", "reference_cache"):
         assert remote.db.execute(count.format(table)).fetchone() == (5,)
     again = run_cells([single_cell(pipeline_from_dict(h.pipeline(tmp_path)))], open_dataset(f"folder:{folder}"),
-                      remote, Options(save_pictures=0), engine=RayEngine(RayOptions(workers=2)))
+                      remote, RunSettings(save_pictures=0), engine=RayEngine(RayOptions(workers=2)))
     assert again.images == 0 and again.skipped == 5  # a finished run is not redone
 
 
@@ -57,7 +57,7 @@ def test_sweep_cells_match_and_ground_each_image_once(ray_local, tmp_path):
     for name, engine in (("local", None), ("ray", RayEngine(RayOptions(workers=2, in_flight=1)))):
         stores[name] = Store(tmp_path / name)
         run_cells(load_ablation(abl).cells, open_dataset(f"folder:{folder}"), stores[name],
-                  Options(save_pictures=0), engine=engine)
+                  RunSettings(save_pictures=0), engine=engine)
     assert h.without_timings(stores["ray"].rows()) == h.without_timings(stores["local"].rows())
     assert len(list(stores["ray"].rows())) == 2 * 3 * 2
     assert stores["ray"].db.execute("SELECT COUNT(*) FROM analyzer_cache").fetchone() == (3,)
@@ -81,7 +81,7 @@ def test_failed_images_are_retried_then_recorded_and_a_rerun_finishes_them(ray_l
     assert {r["image"] for r in store.rows()} == {"img0.png", "img2.png", "img3.png"}
 
     again = run_cells([single_cell(pipeline_from_dict(h.pipeline(tmp_path, heads=False)))],
-                      h.flaky_dataset(folder, counters, {}), store, Options(save_pictures=0), engine=engine)
+                      h.flaky_dataset(folder, counters, {}), store, RunSettings(save_pictures=0), engine=engine)
     assert again.images == 1 and again.failed == 1 and again.skipped == 3  # img1 now loads; img9 is still bad
     assert [f["image"] for f in store.failures()] == ["img9.png"]
     assert h.attempts(counters / "img0.png") == 3 and h.attempts(counters / "img1.png") == 4  # nothing redone

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from discover_core.errors import WeightsError
-from discover_core.evaluate import Options, Store, open_dataset, run_cells, single_cell
+from discover_core.evaluate import RunSettings, Store, open_dataset, run_cells, single_cell
 from discover_core.evaluate import perception as pm
 from discover_core.interfaces import Context
 from discover_core.pipeline import pipeline_from_dict
@@ -47,7 +47,7 @@ def test_fid_with_a_named_proxy_is_labelled_with_its_name(registry, folder, tmp_
     p = pipeline_from_dict(h.pipeline_dict(heads=False), registry=registry)
     store = Store(tmp_path / "run")
     run_cells([single_cell(p)], open_dataset(f"folder:{folder}"), store,
-              Options(save_pictures=0, perception=("fid", "kid"), features="proxy:mobilenet_v2"))
+              RunSettings(save_pictures=0, perception=("fid", "kid"), features="proxy:mobilenet_v2"))
     agg = next(iter(store.aggregates().values()))
     assert "fid" not in agg["full"] and "kid" not in agg["full"]
     assert agg["full"]["fid@proxy:mobilenet_v2"] >= 0

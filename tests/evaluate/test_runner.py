@@ -1,10 +1,11 @@
 import json
+import os
 import sqlite3
 
 import pytest
 
 from discover_core.errors import InputError
-from discover_core.evaluate import Options, Store, open_dataset, run_cells, single_cell
+from discover_core.evaluate import RunSettings, Store, open_dataset, run_cells, single_cell
 from discover_core.pipeline import pipeline_from_dict
 
 import eval_helpers as h
@@ -13,7 +14,7 @@ import eval_helpers as h
 def _run(registry, spec, run, **kw):
     p = pipeline_from_dict(h.pipeline_dict(**kw), registry=registry)
     store = Store(run)
-    return run_cells([single_cell(p)], open_dataset(spec), store, Options(pictures_dir=run / "pictures")), store
+    return run_cells([single_cell(p)], open_dataset(spec), store, RunSettings(pictures_dir=run / "pictures")), store
 
 
 def test_rows_per_image_and_stream_with_chunks_quality_and_heads(registry, folder, tmp_path):
@@ -106,3 +107,64 @@ def test_a_store_path_that_is_a_file_is_a_user_error(tmp_path):
         Store(tmp_path / "f" / "run")
     with pytest.raises(InputError, match="no results store"):
         Store.open_existing(tmp_path)
+
+
+def test_an_unreadable_image_is_recorded_and_the_run_goes_on(registry, folder, tmp_path):
+    (folder / "img1.png").write_bytes(b"not an image at all")
+    for attempt in (1, 2):  # run again: the image is tried again, the others are not redone
+        stats, store = _run(registry, f"folder:{folder}", tmp_path / "run")
+        assert stats.failed == stats.input_errors == 1 and stats.exit_code == 2
+        assert stats.images == (2 if attempt == 1 else 0)
+        assert [(f["image"], f["attempts"]) for f in store.failures()] == [("img1.png", 1)]
+        assert "img1.png" in store.failures()[0]["error"]
+        assert {r["image"] for r in store.rows()} == {"img0.png", "img2.png"} and store.count_rows() == (4, 4)
+        assert next(iter(store.aggregates().values()))["full"]["images"] == 2
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sweep"])
+def test_evaluate_and_sweep_go_past_an_unreadable_image_then_exit_2(command, tmp_path, capsys):
+    import yaml
+
+    from discover_core.cli import main
+    from discover_core.testing.samples import tiny_pipeline_dict
+
+    folder = h.image_folder(tmp_path / "images")
+    (folder / "img1.png").write_bytes(b"\x89PNG truncated")
+    (tmp_path / "boxes.json").write_text("{}")
+    pipeline = tiny_pipeline_dict(tmp_path / "boxes.json")
+    if command == "evaluate":
+        (tmp_path / "p.yaml").write_text(yaml.safe_dump(pipeline))
+        args = ["evaluate", "-c", str(tmp_path / "p.yaml")]
+    else:
+        (tmp_path / "abl.yaml").write_text(yaml.safe_dump({"name": "t", "pipeline": pipeline, "grid": {
+            "entropy_model.options.region_quality": [30, 60]}}))
+        args = ["sweep", str(tmp_path / "abl.yaml")]
+    code = main(args + ["--data", f"folder:{folder}", "-o", str(tmp_path / "run"), "--pictures", "0"])
+    text = " ".join(capsys.readouterr().out.split())
+    cells = 1 if command == "evaluate" else 2
+    assert code == 2, text
+    assert f"{2 * cells} image evaluations" in text
+    assert f"{cells} image evaluation(s) failed ({cells} for their input" in text
+    assert Store(tmp_path / "run").count_rows() == (2 * 2 * cells, 2 * 2 * cells)
+
+
+def test_a_folder_another_live_run_is_writing_is_refused_until_that_run_ends(registry, folder, tmp_path):
+    # Two runs of one folder race (the cause of issue 22's IntegrityError): the second skips only the images
+    # finished when it starts and fails on the primary key when it writes one the first finished meanwhile.
+    first = Store(tmp_path / "run")
+    with first.writing():
+        with pytest.raises(InputError, match=rf"being written by another run \(pid {os.getpid()} on"):
+            _run(registry, f"folder:{folder}", tmp_path / "run")
+    stats, store = _run(registry, f"folder:{folder}", tmp_path / "run")
+    assert stats.images == 3 and store.count_rows() == (6, 6)
+
+
+def test_open_run_gives_the_settings_and_the_store_evaluate_and_sweep_share(tmp_path):
+    from discover_core.evaluate import open_run
+
+    settings, store = open_run(tmp_path / "run", "sweep", analyzer_cache=False, pictures=2, perception="fid, lpips",
+                               meta={"ablation": {"name": "a", "axes": ["x"]}})
+    assert (settings.analyzer_cache, settings.save_pictures, settings.perception) == (False, 2, ("fid", "lpips"))
+    assert settings.pictures_dir == tmp_path / "run" / "pictures" and store.path == tmp_path / "run" / "results.sqlite"
+    assert store.meta("kind") == "sweep" and store.meta("ablation") == {"name": "a", "axes": ["x"]}
+    assert open_run(tmp_path / "other", "evaluate", perception=["kid"])[0].perception == ("kid",)

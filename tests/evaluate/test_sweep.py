@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from discover_core.errors import ConfigError
-from discover_core.evaluate import Options, Store, load_ablation, open_dataset, run_cells
+from discover_core.evaluate import RunSettings, Store, load_ablation, open_dataset, run_cells
 
 import eval_helpers as h
 
@@ -42,7 +42,7 @@ def test_codec_sweep_grounds_each_image_once(registry, folder, tmp_path):
     abl = load_ablation(_ablation(tmp_path, {"entropy_model.options.region_quality": [20, 50, 80]}),
                         registry=registry)
     store = Store(tmp_path / "run")
-    stats = run_cells(abl.cells, open_dataset(f"folder:{folder}"), store, Options(save_pictures=0))
+    stats = run_cells(abl.cells, open_dataset(f"folder:{folder}"), store, RunSettings(save_pictures=0))
     assert sorted(h.CountingGrounder.calls) == ["img0.png", "img1.png", "img2.png"]
     assert stats.images == 9 and stats.cache_hits == 6
     # references (the head on the originals) are cached too: 3 predictions on originals, 2 x 9 on decodes
@@ -56,14 +56,14 @@ def test_codec_sweep_grounds_each_image_once(registry, folder, tmp_path):
 def test_an_analyzer_change_grounds_again(registry, folder, tmp_path):
     abl = load_ablation(_ablation(tmp_path, {"grounders[0].options.fraction": [0.5, 0.25],
                                              "entropy_model.options.region_quality": [20, 80]}), registry=registry)
-    run_cells(abl.cells, open_dataset(f"folder:{folder}"), Store(tmp_path / "run"), Options(save_pictures=0))
+    run_cells(abl.cells, open_dataset(f"folder:{folder}"), Store(tmp_path / "run"), RunSettings(save_pictures=0))
     assert len(h.CountingGrounder.calls) == 6  # 2 grounder configs x 3 images, not 4 cells x 3
 
 
 def test_without_the_cache_every_cell_grounds(registry, folder, tmp_path):
     abl = load_ablation(_ablation(tmp_path, {"entropy_model.options.region_quality": [20, 80]}), registry=registry)
     run_cells(abl.cells, open_dataset(f"folder:{folder}"), Store(tmp_path / "run"),
-              Options(analyzer_cache=False, save_pictures=0))
+              RunSettings(analyzer_cache=False, save_pictures=0))
     assert len(h.CountingGrounder.calls) == 6
 
 
