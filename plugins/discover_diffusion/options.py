@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from discover_core.interfaces import PATH_OPTION, Options
 
@@ -22,6 +22,10 @@ class ControlNetOptions(Options):
         "The latent-condition ControlNet (a folder written by ControlNetModel.save_pretrained, or a hub id); "
         "empty: an untrained one made from the base UNet (its zero convolutions make the condition have no "
         "effect until it is trained)."))
+    quality: int | None = Field(None, ge=1, le=64, description=(
+        "With `controlnet` the folder of a rate family (what `discover train` writes: quality-N.safetensors "
+        "beside controlnet-quality-N/), the ControlNet of this quality (as the elic codec's `quality`); unset: "
+        "`controlnet` is the ControlNet's own folder."))
     condition_channels: int = Field(64, ge=1, le=1024, description=(
         "Channels of the conditioning embedding of an untrained ControlNet (one entry: no downsampling); a "
         "loaded ControlNet keeps its own."))
@@ -55,6 +59,19 @@ class ControlNetOptions(Options):
     attention_slicing: bool = Field(False, description="diffusers' attention slicing (less memory, slower).")
     cpu_offload: bool = Field(False, description=(
         "diffusers' model CPU offload: each model moves to the GPU only while it runs (needs accelerate, a GPU)."))
+
+    @model_validator(mode="after")
+    def _quality_needs_a_family(self):
+        if self.quality is not None and not self.controlnet:
+            raise ValueError("`quality` picks a ControlNet of the rate family folder given as `controlnet`; "
+                             "set `controlnet` too")
+        return self
+
+    def controlnet_folder(self) -> str | None:
+        """The ControlNet these options name: ``controlnet``, or its ``controlnet-quality-N`` with ``quality``."""
+        if self.quality is None or not self.controlnet:
+            return self.controlnet
+        return f"{self.controlnet.rstrip('/')}/controlnet-quality-{self.quality}"
 
 
 DECODER_OPTIONS = ("condition_channels", "scheduler", "guidance_scale", "conditioning_scale", "prompt",
