@@ -118,8 +118,9 @@ def diffusion_term(options: dict[str, Any], context: Context, device: str):
     """A distortion term ``term(out, x)`` in the shape of ``discover_learned.training.losses`` (``out`` = ẑ_c
     from the codec's sd-latent target, ``x`` = images in [0, 1]); options: ``base``, ``controlnet``,
     ``condition_channels``, ``weight`` (default 1: the trainer's own term weight is λ_diff = 2). The trainer
-    adds ``term.parameters()`` to its optimizer, calls ``term.save(folder)`` with its checkpoints and keeps
-    ``term.models.controlnet.state_dict()`` in its resumable state."""
+    adds ``term.parameters()`` to its optimizer, calls ``term.save(folder)`` with its checkpoints, keeps
+    ``term.models.controlnet.state_dict()`` in its resumable state and, under torchrun, broadcasts
+    ``term.state_dict()`` (the ControlNet's) from rank 0."""
     from .options import DEFAULT_BASE
 
     models = load_training_models(options.get("base", DEFAULT_BASE), options.get("controlnet"),
@@ -133,5 +134,6 @@ def diffusion_term(options: dict[str, Any], context: Context, device: str):
 
     term.models = models  # type: ignore[attr-defined]
     term.parameters = lambda: trainable_parameters(models)  # type: ignore[attr-defined]
+    term.state_dict = models.controlnet.state_dict  # type: ignore[attr-defined]  # torchrun: rank 0's, to all
     term.save = lambda folder: save_controlnet(models, folder)  # type: ignore[attr-defined]
     return term
