@@ -95,7 +95,7 @@ class RcnnNet:
         """The network's raw output on an ``(H, W, 3)`` uint8 RGB image."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(self.device)
+        x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div(255).to(self.device)
         with torch.no_grad():
             return self.model([x])[0]
 
