@@ -29,7 +29,8 @@ def available_backend() -> str:
                             "pip install 'discover-codec[detection]' (or pip install faster-coco-eval)")
 
 
-def _mask_api():
+def mask_api():
+    """faster-coco-eval's (or pycocotools') RLE functions: encode, decode, merge, area, toBbox, frPyObjects."""
     if available_backend() == "faster_coco_eval":
         from faster_coco_eval.core import mask
     else:
@@ -39,7 +40,7 @@ def _mask_api():
 
 def encode_mask(mask: np.ndarray) -> dict:
     """A boolean ``(H, W)`` mask as COCO RLE with a str ``counts`` (JSON-serialisable)."""
-    rle = _mask_api().encode(np.asfortranarray(mask[:, :, None].astype(np.uint8)))[0]
+    rle = mask_api().encode(np.asfortranarray(mask[:, :, None].astype(np.uint8)))[0]
     counts = rle["counts"]
     return {"size": [int(v) for v in rle["size"]], "counts": counts.decode() if isinstance(counts, bytes) else counts}
 
@@ -112,7 +113,7 @@ def _xywh(box: Sequence[float]) -> list[float]:
 
 def _true_mask(seg, h: int, w: int) -> dict:
     """A ground-truth mask (polygons, RLE with list or str counts) as compressed RLE with its box and area."""
-    api = _mask_api()
+    api = mask_api()
     rle = api.merge(api.frPyObjects(seg, h, w)) if isinstance(seg, list) else seg
     if isinstance(rle.get("counts"), list):
         rle = api.frPyObjects(rle, h, w)

@@ -27,15 +27,11 @@ def draw_regions(image: np.ndarray, regions: list[Region], subject: list | None 
 
 def draw_mask(image: np.ndarray, rle: dict, colour: tuple[int, int, int] = (255, 0, 160)) -> Image.Image:
     """A COCO RLE mask (a segmentation head's prediction) tinted onto the image, half transparent."""
-    try:
-        from faster_coco_eval.core import mask as mask_utils
-    except ImportError:  # pragma: no cover - the fallback COCO backend
-        from pycocotools import mask as mask_utils
+    from .coco_ap import mask_api
 
     counts = rle["counts"]
-    mask = mask_utils.decode({"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts})
-    mask = np.asarray(mask, bool).reshape(image.shape[:2]) if mask.size == image.shape[0] * image.shape[1] else \
-        np.zeros(image.shape[:2], bool)
+    rle = {"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
+    mask = np.asarray(mask_api().decode(rle), bool).reshape(image.shape[:2])
     out = image.astype(np.float32)
     out[mask] = out[mask] * 0.5 + np.asarray(colour, np.float32) * 0.5
     return Image.fromarray(out.round().astype(np.uint8))

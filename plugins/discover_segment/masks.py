@@ -11,13 +11,13 @@ decoded with faster-coco-eval's ``mask`` module or pycocotools' (the same C code
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from discover_core.errors import ExtraMissingError, InputError
+from discover_core.coco_ap import mask_api
+from discover_core.errors import InputError
 
 MAX_INSTANCES = 100
 """At most this many instances per image (COCO's maxDets), the best scored first."""
@@ -34,19 +34,6 @@ class Instance:
     """(H, W) bool (``None`` when not asked for)."""
     component: int = 0
     """Its number in the labelled image."""
-
-
-def mask_api():
-    """faster-coco-eval's (or pycocotools') RLE functions."""
-    if importlib.util.find_spec("faster_coco_eval") is not None:
-        from faster_coco_eval.core import mask
-    elif importlib.util.find_spec("pycocotools") is not None:
-        from pycocotools import mask
-    else:
-        raise ExtraMissingError("person masks are coded as COCO RLE with faster-coco-eval (or pycocotools), "
-                                "which is not installed",
-                                "pip install 'discover-codec[detection]' (or pip install faster-coco-eval)")
-    return mask
 
 
 def instances(probability: np.ndarray, threshold: float, min_area: float, max_instances: int = MAX_INSTANCES,

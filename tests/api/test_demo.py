@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -229,5 +230,14 @@ def test_demo_segmentation_scores_mask_agreement_over_the_set(demo_dir):
     assert original["photos"] == 1 and original["agreement"] == 1.0  # the mask IoU of the original with itself
     for entry in run["summary"]:
         assert 0.0 <= entry["agreement[person-segmenter]"] <= 1.0, entry["method"]
-    with Image.open(demo_dir / "segmentation/pictures/coffee-side-by-side.png") as strip:
-        assert strip.width > 0  # the original with the segmenter's mask drawn is one of its panels
+
+
+def test_a_segmenters_mask_is_drawn_inside_it_only():
+    from discover_core.coco_ap import encode_mask
+    from discover_core.pictures import draw_mask
+
+    image = np.full((20, 30, 3), 40, np.uint8)
+    mask = np.zeros((20, 30), bool)
+    mask[5:12, 8:25] = True
+    drawn = np.asarray(draw_mask(image, encode_mask(mask)))
+    assert (drawn[mask] != 40).any(axis=1).all() and (drawn[~mask] == 40).all()
