@@ -138,3 +138,25 @@ def test_ssim_map_is_torchmetrics_full_map():
     noisy = np.clip(img.astype(int) + rng.integers(-40, 40, img.shape), 0, 255).astype(np.uint8)
     _, full = tm_ssim(_tensor(noisy), _tensor(img), data_range=1.0, return_full_image=True)
     np.testing.assert_allclose(ssim_map(img, noisy), full[0].mean(dim=0).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(40, 57), (120, 99), (300, 451)])
+def test_ms_ssim_is_torchmetrics_ms_ssim(shape):
+    """The separable computation gives torchmetrics' value at every number of scales (2, 4 and 5 here)."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
+
+    from discover_core.metrics import _tensor
+
+    img = photo()[:shape[0], :shape[1]]
+    rng = np.random.default_rng(shape[0])
+    noisy = np.clip(img.astype(int) + rng.integers(-30, 30, img.shape), 0, 255).astype(np.uint8)
+    scales = ms_ssim_scales(min(shape))
+    b = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)[:scales]
+    expected = float(msssim(_tensor(noisy), _tensor(img), data_range=1.0, betas=tuple(x / sum(b) for x in b),
+                            normalize="relu"))
+    assert ms_ssim(img, noisy) == pytest.approx(expected, abs=1e-5)
+    boxes = [(5, 5, shape[1] // 2, shape[0] // 2)]
+    report = quality_report(img, noisy, boxes)
+    assert report["ms_ssim"] == ms_ssim(img, noisy)
+    assert (report["ssim_in"], report["ssim_out"]) == ssim_inside_outside(img, noisy, region_mask(shape[1], shape[0],
+                                                                                                   boxes))
