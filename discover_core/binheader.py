@@ -1,9 +1,10 @@
-"""The binary header of stream format 2.x: the validated header's dict shape to bytes and back.
+"""The binary header of stream formats 2.x and 3.x: the validated header's dict shape to bytes and back.
 
 Reading gives the same dict a 1.x JSON header parses to; :class:`~discover_core.bitstream.StreamHeader`
-validates it either way, so every check (types, tables, references, boxes, areas) holds for both formats.
+validates it either way, so every check (types, tables, references, boxes, areas) holds for every format.
 Integers are varints, strings a varint length and UTF-8, JSON-like data (options, params) the value encoding
-of :mod:`discover_core.values`.
+of :mod:`discover_core.values`. Format 3.x is 2.x with names made short (below, **Format 3.x**); 2.x streams
+are still read, and written back as 2.x.
 
 **Records** (the header, a component, a chunk's extension) are sequences of fields ``key value``, key =
 varint ``tag << 2 | wire``: wire 0 a varint, 1 a varint length and that many bytes (a string, a record, a
@@ -40,6 +41,24 @@ the compact form cannot hold is written as).
 tags are read into the dict as ``"tag N"``; the model drops them for a later minor version and refuses them
 otherwise, as it does unknown JSON fields.
 
+**Format 3.x** writes the well-known strings of the static table of :mod:`discover_core.dictionary` (built-in
+component and plugin names, the core's distribution, chunk and task names, option and param keys) as their
+index ``i``, at most as long as their text and mostly one byte:
+
+* a string field of a record or the header (plugin, provider, distribution, version, mode): wire 0, ``i``
+  (wire 1 the UTF-8 of any string, as in 2.x);
+* a string of the task, label and chunk name tables: a varint ``v``; ``v`` odd: the table's string
+  ``v >> 1``; even: ``v >> 1`` bytes of UTF-8 follow;
+* a string inside a value (options, params): see :mod:`discover_core.values`, which 3.x also gives float16s
+  and ratios.
+
+A component's ``version`` that is a release number (``0.1.0``: up to 8 dot-separated numbers, no leading
+zeros) is wire 1, the numbers as varints (``0.1.0``: 5 bytes with its key, 7 as text); any other version is a
+string value (wire 2).
+A 2.x reader cannot read a 3.x header (it would take an index for a number), hence the new major version: a
+2.x reader refuses a 3.x stream by its version, before the header. A 3.x reader refuses an index beyond the
+table of the stream's minor version (:func:`discover_core.dictionary.lookup`), naming the version.
+
 Counts are checked against their ``MAX_*`` and against the bytes that remain before anything is allocated.
 """
 
@@ -48,23 +67,27 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from . import dictionary
 from .limits import MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX_LABELS, MAX_SIDE, MAX_TASKS
 from .values import Reader, decode_value, encode_value, string, utf8, varint
 
 VARINT, BYTES, VALUE = 0, 1, 2
 CORE_DISTRIBUTION = "discover-codec"
-"""The distribution a component's record names when it leaves the distribution out (format 2.x)."""
+"""The distribution a component's record names when it leaves the distribution out (formats 2.x and 3.x)."""
 GRIDS = (16, 8, 4, 2)
 """Grids the writer tries for boxes, largest first (else 1)."""
 
 HEADER_FIELDS = {1: ("width", "uint"), 2: ("height", "uint"), 3: ("mode", "str"), 4: ("entropy_model", "record"),
                  5: ("composer", "record"), 6: ("params", "value"), 7: ("tasks", "strings"),
                  8: ("labels", "strings"), 9: ("chunks", "chunks"), 10: ("content_chunks_encoded", "uint")}
-RECORD_FIELDS = {1: ("plugin", "str"), 2: ("provider", "str"), 3: ("distribution", "str"), 4: ("version", "str"),
+RECORD_FIELDS = {1: ("plugin", "str"), 2: ("provider", "str"), 3: ("distribution", "str"), 4: ("version", "version"),
                  5: ("format_version", "uint"), 6: ("options", "value"), 7: ("weights", "sha256")}
 HEADER_DEFAULTS = {"mode": "RGB", "params": {}, "tasks": [], "labels": []}
 RECORD_DEFAULTS = {"format_version": 1, "options": {}, "weights": None}
 ORIGIN_FIELDS = ("provider", "distribution", "version")
+TEXT_KINDS = ("str", "version")
+MAX_VERSION_PARTS = 8
+"""Most numbers of a release version written as varints (format 3.x)."""
 
 CONTENT, LABELS, BOXES, EXTENSION, GENERIC, RESERVED = 1, 2, 4, 32, 64, 128
 TASKS_SHIFT, NO_TASKS, ALL_TASKS, TASK_MASK, TASK_LIST = 3, 0, 1, 2, 3
@@ -72,9 +95,15 @@ ENTRY_KEYS = ("kind", "name", "length", "crc32", "labels", "boxes", "tasks")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _NUMBERED = re.compile(r"(.*)-(0|[1-9][0-9]{0,8})", re.S)
 _TAG = re.compile(r"tag ([1-9][0-9]{0,17})")
+_RELEASE = re.compile(rf"(0|[1-9][0-9]{{0,17}})(\.(0|[1-9][0-9]{{0,17}})){{0,{MAX_VERSION_PARTS - 1}}}")
 
 
 # -- shared ---------------------------------------------------------------------------------------------
+def table_of(version: tuple[int, int]) -> int | None:
+    """The minor version whose static string table a header of ``version`` uses (``None``: format 2.x)."""
+    return version[1] if version[0] >= 3 else None
+
+
 def _uint(v: Any, below: int = 1 << 64) -> bool:
     return type(v) is int and 0 <= v < below
 
@@ -107,24 +136,44 @@ def _content_count(chunks: Any) -> int | None:
     return sum(isinstance(e, dict) and e.get("kind") == "content" for e in chunks)
 
 
+def _text(s: str, table: int | None) -> bytes:
+    """A string of a table (tasks, labels, chunk names): 2.x a length and UTF-8; 3.x a static table index
+    ``i`` as ``2i + 1``, else ``2 * length`` and UTF-8."""
+    if table is None:
+        return string(s)
+    i = dictionary.index(s, table)
+    if i is not None:
+        return varint(2 * i + 1)
+    raw = utf8(s)
+    return varint(2 * len(raw)) + raw
+
+
+def _read_text(r: Reader, what: str, table: int | None) -> str:
+    if table is None:
+        return r.string(what)
+    v = r.varint(f"the length of {what}")
+    return dictionary.lookup(v >> 1, table, what) if v & 1 else r.text(v >> 1, what)
+
+
 # -- writing --------------------------------------------------------------------------------------------
-def encode_header(h: dict) -> bytes:
+def encode_header(h: dict, version: tuple[int, int]) -> bytes:
     """The binary header of ``h`` (a header dict, as ``StreamHeader.model_dump(mode="json")`` gives, or a
-    crafted one); ``ValueError`` if the format cannot hold it (a key that is not a field, a lone surrogate,
-    an integer beyond 64 bits)."""
+    crafted one) in format ``version`` (2.x or 3.x); ``ValueError`` if the format cannot hold it (a key that
+    is not a field, a lone surrogate, an integer beyond 64 bits)."""
     if not isinstance(h, dict):
         raise ValueError(f"a header is a map, not {type(h).__name__}")
+    table = table_of(version)
     em = h.get("entropy_model")
     tasks = h.get("tasks", [])
     width, height = h.get("width"), h.get("height")
     compact: dict[str, Callable[[Any], bytes | None]] = {
-        "entropy_model": lambda v: _record(v, _origin(None)) if isinstance(v, dict) else None,
-        "composer": lambda v: _record(v, _origin(_as_read(em))) if isinstance(v, dict) else None,
-        "chunks": lambda v: (_chunk_table(v, width, height, len(tasks) if isinstance(tasks, list) else None)
+        "entropy_model": lambda v: _record(v, _origin(None), table) if isinstance(v, dict) else None,
+        "composer": lambda v: _record(v, _origin(_as_read(em)), table) if isinstance(v, dict) else None,
+        "chunks": lambda v: (_chunk_table(v, width, height, len(tasks) if isinstance(tasks, list) else None, table)
                              if isinstance(v, list) else None),
     }
     defaults = {**HEADER_DEFAULTS, "content_chunks_encoded": _content_count(h.get("chunks"))}
-    return _fields(HEADER_FIELDS, h, defaults, 2, compact)
+    return _fields(HEADER_FIELDS, h, defaults, 2, compact, table)
 
 
 def _as_read(rec: Any) -> Any:
@@ -132,12 +181,12 @@ def _as_read(rec: Any) -> Any:
     return {**{k: "" for k in ORIGIN_FIELDS}, **rec} if isinstance(rec, dict) else rec
 
 
-def _record(rec: dict, origin: dict[str, str]) -> bytes:
-    return _fields(RECORD_FIELDS, _as_read(rec), {**RECORD_DEFAULTS, **origin}, 3, {})
+def _record(rec: dict, origin: dict[str, str], table: int | None) -> bytes:
+    return _fields(RECORD_FIELDS, _as_read(rec), {**RECORD_DEFAULTS, **origin}, 3, {}, table)
 
 
 def _fields(schema: dict[int, tuple[str, str]], d: dict, defaults: dict, depth: int,
-            compact: dict[str, Callable[[Any], bytes | None]]) -> bytes:
+            compact: dict[str, Callable[[Any], bytes | None]], table: int | None) -> bytes:
     """The record of ``d``'s fields (``"tag N"`` keys as tag N), those equal to their default left out."""
     tags = {name: (tag, kind) for tag, (name, kind) in schema.items()}
     items = []
@@ -147,7 +196,7 @@ def _fields(schema: dict[int, tuple[str, str]], d: dict, defaults: dict, depth: 
         elif (m := _TAG.fullmatch(str(key))) and int(m[1]) not in schema:
             tag, kind = int(m[1]), "unknown"
         else:
-            raise ValueError(f"{key!r} is not a field a format 2 header can hold")
+            raise ValueError(f"{key!r} is not a field a format {'2' if table is None else '3'} header can hold")
         if key not in defaults or not _same(v, defaults[key]):
             items.append((tag, key, kind, v))
     out = bytearray()
@@ -155,22 +204,30 @@ def _fields(schema: dict[int, tuple[str, str]], d: dict, defaults: dict, depth: 
         if kind in ("uint", "unknown") and _uint(v):
             out += varint(tag << 2 | VARINT) + varint(v)
             continue
-        payload = compact[key](v) if key in compact else _bytes_of(kind, v)
+        if table is not None and kind in TEXT_KINDS and isinstance(v, str) and (
+                i := dictionary.index(v, table)) is not None:
+            out += varint(tag << 2 | VARINT) + varint(i)
+            continue
+        payload = compact[key](v) if key in compact else _bytes_of(kind, v, table)
         if payload is None:
-            out += varint(tag << 2 | VALUE) + encode_value(v, depth)
+            out += varint(tag << 2 | VALUE) + encode_value(v, depth, table)
         else:
             out += varint(tag << 2 | BYTES) + varint(len(payload)) + payload
     return bytes(out)
 
 
-def _bytes_of(kind: str, v: Any) -> bytes | None:
+def _bytes_of(kind: str, v: Any, table: int | None) -> bytes | None:
     """The length-delimited form of a field of ``kind`` (``None``: write it as a value)."""
-    if kind == "str" and isinstance(v, str):
+    if kind == "version" and table is not None:
+        if isinstance(v, str) and _RELEASE.fullmatch(v) and all(int(n) < 1 << 64 for n in v.split(".")):
+            return b"".join(varint(int(n)) for n in v.split("."))
+        return None
+    if kind in TEXT_KINDS and isinstance(v, str):
         return utf8(v)
     if kind == "sha256" and isinstance(v, str) and _SHA256.fullmatch(v):
         return bytes.fromhex(v[7:])
     if kind == "strings" and isinstance(v, list) and all(isinstance(s, str) for s in v):
-        return varint(len(v)) + b"".join(string(s) for s in v)
+        return varint(len(v)) + b"".join(_text(s, table) for s in v)
     if kind == "unknown" and isinstance(v, bytes):
         return v
     return None
@@ -194,7 +251,7 @@ def _packable(e: Any, width: Any, height: Any) -> bool:
         and 0 <= b[0] < b[2] <= width and 0 <= b[1] < b[3] <= height for b in boxes)
 
 
-def _chunk_table(entries: list, width: Any, height: Any, n_tasks: int | None) -> bytes:
+def _chunk_table(entries: list, width: Any, height: Any, n_tasks: int | None, table: int | None) -> bytes:
     fits = [_packable(e, width, height) for e in entries]
     packable = [e for e, ok in zip(entries, fits) if ok]
     g = grid_of([b for e in packable for b in e.get("boxes", [])], width, height)
@@ -206,18 +263,19 @@ def _chunk_table(entries: list, width: Any, height: Any, n_tasks: int | None) ->
         names.setdefault(stem, len(names))
         refs.append((names[stem], int(m[2]) if m else None))
     k = len(names)
-    out = bytearray(varint(g) + varint(k) + b"".join(string(s) for s in names) + varint(len(entries)))
+    out = bytearray(varint(g) + varint(k) + b"".join(_text(s, table) for s in names) + varint(len(entries)))
     ref = iter(refs)
     for e, ok in zip(entries, fits):
         if ok:
             i, n = next(ref)
-            out += _entry(e, i if n is None else k + n * k + i, g, width, height, n_tasks)
+            out += _entry(e, i if n is None else k + n * k + i, g, width, height, n_tasks, table)
         else:
-            out += bytes([GENERIC]) + encode_value(e, 3)
+            out += bytes([GENERIC]) + encode_value(e, 3, table)
     return bytes(out)
 
 
-def _entry(e: dict, name_ref: int, g: int, width: int, height: int, n_tasks: int | None) -> bytes:
+def _entry(e: dict, name_ref: int, g: int, width: int, height: int, n_tasks: int | None,
+           table: int | None) -> bytes:
     head = CONTENT if e["kind"] == "content" else 0
     body = bytearray(varint(name_ref) + varint(e["length"]) + e["crc32"].to_bytes(4, "big"))
     labels, boxes, tasks = e.get("labels", []), e.get("boxes", []), e.get("tasks", [])
@@ -239,7 +297,7 @@ def _entry(e: dict, name_ref: int, g: int, width: int, height: int, n_tasks: int
             mode = TASK_LIST
             body += varint(len(tasks)) + b"".join(map(varint, tasks))
         head |= mode << TASKS_SHIFT
-    extension = _fields({}, {k: v for k, v in e.items() if k not in ENTRY_KEYS}, {}, 4, {})
+    extension = _fields({}, {k: v for k, v in e.items() if k not in ENTRY_KEYS}, {}, 4, {}, table)
     if extension:
         head |= EXTENSION
         body += varint(len(extension)) + extension
@@ -247,23 +305,25 @@ def _entry(e: dict, name_ref: int, g: int, width: int, height: int, n_tasks: int
 
 
 # -- reading --------------------------------------------------------------------------------------------
-def decode_header(data: bytes) -> dict:
-    """The header dict of binary header ``data`` (not validated: that is the model's job)."""
+def decode_header(data: bytes, version: tuple[int, int]) -> dict:
+    """The header dict of binary header ``data`` of format ``version`` (not validated: that is the model's
+    job)."""
+    table = table_of(version)
     r = Reader(data, what="the header")
-    h = _read_fields(r, HEADER_FIELDS, 2, "the header")
+    h = _read_fields(r, HEADER_FIELDS, 2, "the header", table)
     for slot in ("entropy_model", "composer"):
         if isinstance(h.get(slot), dict):
             h[slot] = {**_origin(h.get("entropy_model") if slot == "composer" else None), **h[slot]}
     if isinstance(h.get("chunks"), Reader):
         tasks = h.get("tasks", [])
         h["chunks"] = _read_chunks(h["chunks"], h.get("width"), h.get("height"),
-                                   len(tasks) if isinstance(tasks, list) else None)
+                                   len(tasks) if isinstance(tasks, list) else None, table)
     if "content_chunks_encoded" not in h and isinstance(h.get("chunks"), list):
         h["content_chunks_encoded"] = _content_count(h["chunks"])
     return h
 
 
-def _read_fields(r: Reader, schema: dict[int, tuple[str, str]], depth: int, what: str) -> dict:
+def _read_fields(r: Reader, schema: dict[int, tuple[str, str]], depth: int, what: str, table: int | None) -> dict:
     out: dict[str, Any] = {}
     while r.remaining:
         key = r.varint(f"a field key of {what}")
@@ -271,45 +331,57 @@ def _read_fields(r: Reader, schema: dict[int, tuple[str, str]], depth: int, what
         name, kind = schema.get(tag, (f"tag {tag}", "unknown"))
         if wire == VARINT:
             value: Any = r.varint(f"{what}: {name}")
+            if table is not None and kind in TEXT_KINDS:
+                value = dictionary.lookup(value, table, f"{what}: {name}")
         elif wire == VALUE:
-            value = decode_value(r, depth)
+            value = decode_value(r, depth, table)
         elif wire == BYTES:
             value = _read_bytes(r.sub(r.varint(f"{what}: the length of {name}"), f"{what}: {name}"), name, kind,
-                                depth)
+                                depth, table)
         else:
-            raise ValueError(f"{what}: field {name} has wire type {wire}, which no 2.x reader can skip")
+            raise ValueError(f"{what}: field {name} has wire type {wire}, which no "
+                             f"{'2' if table is None else '3'}.x reader can skip")
         if name in out:
             raise ValueError(f"{what}: field {name} appears twice")
         out[name] = value
     return out
 
 
-def _read_bytes(sub: Reader, name: str, kind: str, depth: int) -> Any:
-    if kind == "str":
+def _read_bytes(sub: Reader, name: str, kind: str, depth: int, table: int | None) -> Any:
+    if kind == "version" and table is not None:
+        if not sub.remaining:
+            raise ValueError(f"{sub.what} is a release version without numbers")
+        parts = []
+        while sub.remaining:
+            if len(parts) == MAX_VERSION_PARTS:
+                raise ValueError(f"{sub.what} is a release version of more than {MAX_VERSION_PARTS} numbers")
+            parts.append(str(sub.varint(sub.what)))
+        return ".".join(parts)
+    if kind in TEXT_KINDS:
         return sub.text(sub.remaining, sub.what)
     if kind == "sha256":
         return "sha256:" + sub.take(sub.remaining, sub.what).hex()
     if kind == "strings":
         n = sub.count(MAX_TASKS if name == "tasks" else MAX_LABELS, name)
-        items = [sub.string(f"{name} {i}") for i in range(n)]
+        items = [_read_text(sub, f"{name} {i}", table) for i in range(n)]
         sub.done()
         return items
     if kind == "record":
-        return _read_fields(sub, RECORD_FIELDS, depth + 1, sub.what)
+        return _read_fields(sub, RECORD_FIELDS, depth + 1, sub.what, table)
     if kind == "chunks":
         return sub  # read last: its boxes and tasks need the image size and the task table
     return bytes(sub.take(sub.remaining, sub.what))
 
 
-def _read_chunks(r: Reader, width: Any, height: Any, n_tasks: int | None) -> list:
+def _read_chunks(r: Reader, width: Any, height: Any, n_tasks: int | None, table: int | None) -> list:
     g = r.varint("the grid")
     if not 1 <= g <= MAX_SIDE:
         raise ValueError(f"the chunk table's grid is {g}")
-    names = [r.string("a chunk name") for _ in range(r.count(MAX_CHUNKS, "chunk names"))]
+    names = [_read_text(r, "a chunk name", table) for _ in range(r.count(MAX_CHUNKS, "chunk names"))]
     entries: list[Any] = []
     boxes = 0
     for i in range(r.count(MAX_CHUNKS, "chunks")):
-        e = _read_entry(r, i, names, g, width, height, n_tasks)
+        e = _read_entry(r, i, names, g, width, height, n_tasks, table)
         boxes += len(e.get("boxes", [])) if isinstance(e, dict) and isinstance(e.get("boxes"), list) else 0
         if boxes > MAX_BOXES:
             raise ValueError(f"the chunks carry {boxes} boxes, more than {MAX_BOXES}")
@@ -318,13 +390,14 @@ def _read_chunks(r: Reader, width: Any, height: Any, n_tasks: int | None) -> lis
     return entries
 
 
-def _read_entry(r: Reader, i: int, names: list[str], g: int, width: Any, height: Any, n_tasks: int | None) -> Any:
+def _read_entry(r: Reader, i: int, names: list[str], g: int, width: Any, height: Any, n_tasks: int | None,
+                table: int | None) -> Any:
     what = f"chunk {i}"
     head = r.byte(what)
     if head & GENERIC:
         if head != GENERIC:
             raise ValueError(f"{what}: a generic entry has flags 0x{head:02x}")
-        return decode_value(r, 3)
+        return decode_value(r, 3, table)
     if head & RESERVED:
         raise ValueError(f"{what}: reserved flag set (0x{head:02x})")
     ref, k = r.varint(f"{what}: name"), len(names)
@@ -353,5 +426,6 @@ def _read_entry(r: Reader, i: int, names: list[str], g: int, width: Any, height:
     elif mode == TASK_LIST:
         e["tasks"] = [r.varint(f"{what}: task") for _ in range(r.count(MAX_TASKS, f"tasks of {what}"))]
     if head & EXTENSION:
-        e.update(_read_fields(r.sub(r.varint(f"{what}: extension length"), f"{what}'s extension"), {}, 4, what))
+        e.update(_read_fields(r.sub(r.varint(f"{what}: extension length"), f"{what}'s extension"), {}, 4, what,
+                              table))
     return e

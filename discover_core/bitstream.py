@@ -1,12 +1,14 @@
 """The structured bitstream container.
 
-Format 2.0 (written; see :mod:`discover_core.binheader` for the header and :mod:`discover_core.values` for
-varints and values)::
+Format 3.0 (written; see :mod:`discover_core.binheader` for the header, :mod:`discover_core.values` for
+varints and values and :mod:`discover_core.dictionary` for the static string table) and 2.0 (read, and written
+back for a stream read from a 2.0 file) frame a stream alike::
 
     magic      4 bytes   b"DSCV"
     version    2 bytes   major, minor
     hlen       varint    length of the header (LEB128, at most 10 bytes)
     header     hlen      binary header: tagged fields, varints, a chunk table on the boxes' grid
+                         (3.x: well-known strings as indices into the format's static string table)
     hcrc       4 bytes   CRC-32 (big-endian) of everything before it: magic, version, hlen, header
     payloads             chunk payloads, in the order of header.chunks
 
@@ -17,13 +19,14 @@ the payloads.
 The header records what the decoder needs (image size, the entropy model and composer with their versions
 and options, the entropy model's parameters) and the chunk table: for each chunk its kind, length, CRC-32
 and, for content chunks, the boxes, labels and tasks it carries. Nothing in a stream is executed or
-unpickled: either header is parsed into plain data and validated by the same pydantic model
+unpickled: every header is parsed into plain data and validated by the same pydantic model
 (:class:`StreamHeader`), with the same bounds (:mod:`discover_core.limits`); payloads are handed to the
 entropy model as bytes.
 
 A reader of major version M reads every M.y: a header from a later minor version may carry fields it does
-not know (ignored); for its own or an earlier minor version an unknown field is an error. Majors 1 and 2 are
-read; any other is refused, naming it.
+not know (ignored); for its own or an earlier minor version an unknown field is an error (and in 3.y, an
+index beyond the string table of 3.y or of the reader). Majors 1, 2 and 3 are read; any other is refused,
+naming it.
 
 A partial stream (see :meth:`Stream.extract`) is a stream with fewer content chunks; it is a complete, valid
 stream in its own right.
@@ -40,6 +43,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictInt, ValidationError, 
                       model_validator)
 
 from . import binheader, jsonheader
+from .dictionary import NewerTableError
 from .errors import StreamError
 from .interfaces import Chunk, normalize_label
 from .limits import (MAX_PIXELS, MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX_DECODED_AREA, MAX_HEADER_BYTES,  # noqa: F401
@@ -47,10 +51,11 @@ from .limits import (MAX_PIXELS, MAX_BOXES, MAX_BOXES_PER_CHUNK, MAX_CHUNKS, MAX
 from .values import Reader, encode_value, varint
 
 MAGIC = b"DSCV"
-FORMAT_VERSION = (2, 0)
+FORMAT_VERSION = (3, 0)
 """(major, minor) this code writes. 1.1 added ``provider``, ``distribution``, ``format_version`` and
-``weights`` to the component records; 2.0 is the binary header."""
-LATEST_MINOR = {1: 1, 2: 0}
+``weights`` to the component records; 2.0 is the binary header; 3.0 its static string table, float16s and
+ratios, and release versions as numbers (a fixed header of about 60 bytes for a built-in pipeline)."""
+LATEST_MINOR = {1: 1, 2: 0, 3: 0}
 """The latest minor version of each major version this code reads: a later one may hold unknown fields."""
 PREFIX = struct.Struct(">4sBBI")
 """The fixed prefix of a 1.x stream (magic, major, minor, header length)."""
@@ -210,7 +215,7 @@ class Stream:
             content_chunks_encoded=sum(c.kind == "content" for c in chunks),
         )
         try:  # names and options, which the model does not hold to the encoding's bounds
-            binheader.encode_header(header.model_dump(mode="json"))
+            binheader.encode_header(header.model_dump(mode="json"), FORMAT_VERSION)
         except ValueError as exc:
             raise ValueError(f"the stream header cannot be written: {exc}") from None
         return cls(header, list(chunks))
@@ -320,13 +325,16 @@ def _entry(c: Chunk, labels: list[str], tasks: list[str]) -> ChunkEntry:
 
 
 def pack_header(version: tuple[int, int], header: Any) -> bytes:
-    """A header dict as the header bytes of ``version`` (2.x binary; 1.x compressed JSON)."""
-    return jsonheader.encode(header) if version[0] == 1 else binheader.encode_header(header)
+    """A header dict as the header bytes of ``version`` (2.x and 3.x binary; 1.x compressed JSON)."""
+    return jsonheader.encode(header) if version[0] == 1 else binheader.encode_header(header, version)
 
 
-def header_dict(major: int, raw: bytes) -> Any:
-    """The header bytes of a stream of major version ``major`` as plain data, not validated."""
-    return jsonheader.decode(raw) if major == 1 else binheader.decode_header(raw)
+def header_dict(version: tuple[int, int] | int, raw: bytes) -> Any:
+    """The header bytes of a stream of ``version`` as plain data, not validated (a major version alone: its
+    latest minor version this code reads)."""
+    if isinstance(version, int):
+        version = (version, LATEST_MINOR.get(version, 0))
+    return jsonheader.decode(raw) if version[0] == 1 else binheader.decode_header(raw, version)
 
 
 def frame(version: tuple[int, int], header: bytes, payloads: Iterable[bytes]) -> bytes:
@@ -353,8 +361,9 @@ def unframe(data: bytes, source: str = "stream") -> tuple[tuple[int, int], bytes
                           f"prefix", cut)
     major, minor = data[4], data[5]
     if major not in LATEST_MINOR:
+        known = [f"{m}.x" for m in LATEST_MINOR]
         raise StreamError(f"{source} uses stream format {major}.{minor}; this discover reads formats "
-                          f"{' and '.join(f'{m}.x' for m in LATEST_MINOR)}",
+                          f"{', '.join(known[:-1])} and {known[-1]}",
                           "upgrade discover-codec" if major > FORMAT_VERSION[0]
                           else "re-encode the image with this version")
     if major == 1:
@@ -387,13 +396,15 @@ def _parse_header(version: tuple[int, int], raw: bytes, source: str) -> StreamHe
     """Parse strictly and validate; a header from a later minor version may hold unknown fields."""
     later_minor = version[1] > LATEST_MINOR[version[0]]
     try:
-        obj = header_dict(version[0], raw)
+        obj = header_dict(version, raw)
         return StreamHeader.model_validate(obj, context={"later_minor": later_minor})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "header"
         raise StreamError(f"{source} has an invalid header: {where}: {first['msg']}",
                           "the file is damaged or was written by an incompatible tool") from None
+    except NewerTableError as exc:  # before ValueError: it is one
+        raise StreamError(f"{source} has an unreadable header: {exc}", "upgrade discover-codec") from None
     except RecursionError:  # json.loads on absurdly nested arrays/objects
         raise StreamError(f"{source} has an unreadable header: it is nested too deeply",
                           "the file is damaged or was crafted; encode the image again") from None

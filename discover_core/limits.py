@@ -1,4 +1,4 @@
-"""What a stream header may declare: the bounds every reader (format 1.x JSON, 2.x binary) holds it to.
+"""What a stream header may declare: the bounds every reader (format 1.x JSON, 2.x and 3.x binary) holds it to.
 
 :mod:`discover_core.bitstream` re-exports them; they are checked before anything of that size is allocated.
 """

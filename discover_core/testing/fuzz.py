@@ -165,7 +165,7 @@ def parse(data: bytes) -> Raw:
 
     if hasattr(bs, "unframe") and hasattr(bs, "header_dict"):
         version, packed, pos = bs.unframe(data, "seed")
-        header = bs.header_dict(version[0], packed)
+        header = bs.header_dict(version, packed)
     else:  # a core that writes only format 1.x (zlib-compressed JSON behind a fixed prefix)
         _, major, minor, hlen = bs.PREFIX.unpack_from(data)
         version = (major, minor)
@@ -190,7 +190,7 @@ def header_bytes(header: Any) -> bytes:
 
 
 def pack(version: tuple[int, int], header: Any) -> tuple[tuple[int, int], bytes]:
-    """``(version, header bytes)``: the container's own header writer for ``version`` (format 2.x: binary), or,
+    """``(version, header bytes)``: the container's own header writer for ``version`` (formats 2.x and 3.x: binary), or,
     for 1.x or a header that writer cannot hold (NaN, say), compressed JSON text as a 1.1 stream."""
     from discover_core import bitstream as bs
 
@@ -679,7 +679,7 @@ class Mutator:
 
     def edit_prefix_version(self, raw: Raw, codec: str) -> str:
         raw.version = v = self.rng.choice(((1, 0), (1, 1), (1, 2), (1, 255), (0, 1), (2, 0), (2, 1), (2, 255),
-                                           (3, 0), (255, 255)))
+                                           (3, 0), (3, 1), (3, 255), (4, 0), (255, 255)))
         return f"container version {v[0]}.{v[1]}"
 
     def edit_header_field(self, raw: Raw, codec: str) -> str:

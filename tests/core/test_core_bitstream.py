@@ -26,7 +26,7 @@ from discover_core.pipeline import decode, pipeline_from_dict
 
 # -- helpers --------------------------------------------------------------------------------
 def regions_of(data: bytes) -> list[tuple[str, int, int]]:
-    """(name, start, end) of the prefix, header, header CRC and each chunk payload of a 2.x stream."""
+    """(name, start, end) of the prefix, header, header CRC and each chunk payload of a 2.x or 3.x stream."""
     stream = Stream.from_bytes(data)
     _, raw, pos = unframe(data)
     start = pos - 4 - len(raw)
@@ -42,7 +42,7 @@ def regions_of(data: bytes) -> list[tuple[str, int, int]]:
 def craft(header: dict | list | str | bytes, payloads: bytes = b"", version=FORMAT_VERSION,
           compress=True) -> bytes:
     """A stream with an arbitrary header that still has a correct length and CRC: a dict (in the format of
-    ``version``), JSON data or bytes (1.x: compressed unless ``compress`` is false; 2.x: the header bytes)."""
+    ``version``), JSON data or bytes (1.x: compressed unless ``compress`` is false; 2.x and 3.x: the header bytes)."""
     if isinstance(header, dict) or version[0] != 1:
         packed = header if isinstance(header, bytes) else pack_header(version, header)
     else:
@@ -195,7 +195,7 @@ def test_extract_of_stream_without_content(make_pipeline, image):
 EXPECTED_MESSAGE = {
     "magic": "is not a discover stream",
     "major": "uses stream format",
-    "minor": "header checksum mismatch",  # 2.x: the header CRC covers the prefix too
+    "minor": "header checksum mismatch",  # 2.x and 3.x: the header CRC covers the prefix too
     "header": "header checksum mismatch",
     "hcrc": "header checksum mismatch",
 }

@@ -1,5 +1,6 @@
-"""The stream header (formats 2.0 and 1.x): component records, minor-version evolution, strict parsing, bounds,
-pruned parts; the 2.0 binary header's value encoding, grid, forward compatibility and refusals."""
+"""The stream header (formats 3.0, 2.0 and 1.x): component records, minor-version evolution, strict parsing,
+bounds, pruned parts; the binary header's value encoding, grid, forward compatibility and refusals (the 3.x
+static string table: test_string_table.py)."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def test_component_record_fields_round_trip():
     stream = Stream.build(size=(8, 8), mode="RGB", entropy_model=rec, params={}, composer=ComponentRecord(
         plugin="paste"), chunks=[Chunk("side", "background", b"x")])
     data = stream.to_bytes()
-    assert data[4:6] == bytes(FORMAT_VERSION) == b"\x02\x00"
+    assert data[4:6] == bytes(FORMAT_VERSION) == b"\x03\x00"
     back = Stream.from_bytes(data)
     assert back.header.entropy_model == rec and back.version == FORMAT_VERSION
     assert back.header.composer.format_version == 1 and back.header.composer.weights is None
@@ -92,8 +93,8 @@ def test_component_record_values_are_checked(field, value, version):
 
 
 # -- minor versions ----------------------------------------------------------------------------
-UNKNOWN = {1: ("novelty", "licence", "priority"), 2: ("tag 20", "tag 20", "tag 1")}
-"""Fields no reader of today knows: names in a 1.x JSON header, tags in a 2.x binary one."""
+UNKNOWN = {1: ("novelty", "licence", "priority"), 2: ("tag 20", "tag 20", "tag 1"), 3: ("tag 20", "tag 20", "tag 1")}
+"""Fields no reader of today knows: names in a 1.x JSON header, tags in a 2.x or 3.x binary one."""
 
 
 def _with_unknown_fields(major: int = FORMAT_VERSION[0], values=({"anything": [1, 2]}, "MIT", 3)) -> dict:
@@ -105,7 +106,7 @@ def _with_unknown_fields(major: int = FORMAT_VERSION[0], values=({"anything": [1
     return h
 
 
-@pytest.mark.parametrize("version", [LATER, (1, 2)])
+@pytest.mark.parametrize("version", [LATER, (2, 1), (1, 2)])
 def test_a_later_minor_version_may_add_fields(version):
     stream = Stream.from_bytes(craft(_with_unknown_fields(version[0]), version=version))
     assert stream.header == Stream.from_bytes(craft(minimal())).header  # unknown fields are ignored
@@ -113,15 +114,17 @@ def test_a_later_minor_version_may_add_fields(version):
     assert Stream.from_bytes(stream.to_bytes()).header == stream.header
 
 
-@pytest.mark.parametrize("values", [(7, b"raw bytes", {"a": [1.5, None]}), ("x", 2 ** 64 - 1, b"")])
-def test_a_2_x_reader_skips_fields_of_every_wire_type(values):
+@pytest.mark.parametrize("values", [(7, b"raw bytes", {"a": [1.5, None]}), ("x", 2 ** 64 - 1, b""),
+                                    ("roi", 0.85, {"feather": "paste"})])
+@pytest.mark.parametrize("later", [LATER, (2, 1)])
+def test_a_binary_reader_skips_fields_of_every_wire_type(values, later):
     """Unknown tags as a varint, as bytes and as a value, in the header, a component and a chunk entry."""
-    h = _with_unknown_fields(2, values)
+    h = _with_unknown_fields(later[0], values)
     h["composer"]["tag 30"] = [values[0]]
-    assert Stream.from_bytes(craft(h, version=LATER)).header == Stream.from_bytes(craft(minimal())).header
+    assert Stream.from_bytes(craft(h, version=later)).header == Stream.from_bytes(craft(minimal())).header
 
 
-@pytest.mark.parametrize("version", sorted({(2, 0), FORMAT_VERSION, (1, 0), (1, 1)}))
+@pytest.mark.parametrize("version", sorted({(3, 0), (2, 0), FORMAT_VERSION, (1, 0), (1, 1)}))
 def test_unknown_fields_of_known_minor_versions_are_errors(version):
     fields = "|".join(f"{where}{name}" for where, name in zip(("", "entropy_model.", "chunks.0."),
                                                                 UNKNOWN[version[0]]))
@@ -137,10 +140,10 @@ def test_a_later_minor_version_still_checks_known_fields(version):
         Stream.from_bytes(craft(h, version=version))
 
 
-@pytest.mark.parametrize("version", [(3, 0), (255, 7)])
+@pytest.mark.parametrize("version", [(4, 0), (255, 7)])
 def test_a_major_bump_is_refused(version):
-    with pytest.raises(StreamError, match=rf"format {version[0]}\.{version[1]}; this discover reads formats 1\.x "
-                                          rf"and 2\.x") as exc:
+    with pytest.raises(StreamError, match=rf"format {version[0]}\.{version[1]}; this discover reads formats 1\.x, "
+                                          rf"2\.x and 3\.x") as exc:
         Stream.from_bytes(craft(minimal(), version=version))
     assert "upgrade" in exc.value.hint
 
@@ -493,8 +496,11 @@ def test_header_round_trip_of_every_field():
     assert back.header == stream.header and back.chunks == stream.chunks and back.is_partial
     assert back.header.composer.distribution == "" and back.header.entropy_model.weights == WEIGHTS
     assert back.to_bytes() == stream.to_bytes()
-    header = binheader.decode_header(unframe(stream.to_bytes())[1])
+    header = binheader.decode_header(unframe(stream.to_bytes())[1], FORMAT_VERSION)
     assert StreamHeader.model_validate(header) == stream.header
+    as_2_0 = Stream(stream.header, stream.chunks, (2, 0))  # the same header in format 2.0, still written
+    assert Stream.from_bytes(as_2_0.to_bytes()).header == stream.header
+    assert len(as_2_0.to_bytes()) > len(stream.to_bytes())
 
 
 CHUNK_NAMES = st.sampled_from(["background", "rest", "region-0", "region-1", "region-12", "region-007", "a-b-2",
@@ -618,7 +624,7 @@ def test_boxes_need_an_image_size():
 
 
 @pytest.mark.parametrize("header, expected", [
-    (b"\x07", "wire type 3, which no 2.x reader can skip"),
+    (b"\x07", f"wire type 3, which no {FORMAT_VERSION[0]}.x reader can skip"),
     (V(1 << 2) + V(64) + V(1 << 2) + V(64), "field width appears twice"),
     (V(1 << 2) + b"\x80" * 10 + b"\x01", "longer than 10 bytes"),
     (V(4 << 2 | 1) + V(200) + b"x", "entropy_model needs 200 bytes, 1 remain"),
@@ -656,7 +662,7 @@ def test_huge_counts_are_refused_before_anything_is_allocated():
     assert time.perf_counter() - start < 1
 
 
-# -- format 2.0: what a stream costs -----------------------------------------------------------
+# -- format 3.0: what a stream costs -----------------------------------------------------------
 def header_size(chunks, tasks=("t",)) -> int:
     return Stream.build(size=(640, 480), mode="RGB", entropy_model=ComponentRecord(plugin="e"), params={},
                         composer=ComponentRecord(plugin="c"), chunks=chunks, tasks=tasks).header_bytes()
@@ -676,16 +682,17 @@ def test_a_chunk_costs_8_bytes_beyond_its_boxes_and_labels(length):
 
 
 def test_the_fixed_part_of_a_typical_stream(jpeg_stream):
-    """Everything but the chunk entries and the label table, for roi-image + paste: magic and version 6, header
-    length 1, CRC 4; size 4; roi-image, provider roi, version 0.1.0, options {codec: jpeg} 38; paste 9 (the
-    rest as the entropy model's); params {background_size: [8, 6]} 21; tasks [detection] 13; the empty chunk
-    table 5. Of these 101 bytes, 55 are the text of the names."""
+    """Everything but the chunk entries and the label table, for roi-image + paste, in format 3.0: magic and
+    version 6, header length 1, CRC 4; size 4; roi-image (2), provider roi (2), version 0.1.0 (5), options
+    {codec: jpeg} (4) with the record's key and length 15; paste 4 (the rest as the entropy model's); params
+    {background_size: [8, 6]} 6; tasks [detection] 4; the empty chunk table 5. 49 bytes, where format 2.0 took
+    101 (55 of them the text of the names) and 1.1 about 210."""
     h = jpeg_stream.header
-    bare = Stream(h.model_copy(update={"chunks": [], "labels": [], "content_chunks_encoded": 0, "entropy_model":
-                                       h.entropy_model.model_copy(update={"format_version": 1})}), [])
-    fixed, json_fixed = len(bare.to_bytes()), len(Stream(bare.header, [], (1, 1)).to_bytes())
-    print(f"fixed part of a typical stream: {fixed} bytes in format 2.0, {json_fixed} in 1.1")
-    assert fixed <= 101 < 2 * fixed < json_fixed
+    bare = h.model_copy(update={"chunks": [], "labels": [], "content_chunks_encoded": 0, "entropy_model":
+                                h.entropy_model.model_copy(update={"format_version": 1})})
+    fixed, v2, json_fixed = (len(Stream(bare, [], v).to_bytes()) for v in (FORMAT_VERSION, (2, 0), (1, 1)))
+    print(f"fixed part of a typical stream: {fixed} bytes in format 3.0, {v2} in 2.0, {json_fixed} in 1.1")
+    assert fixed <= 49 and v2 <= 101 and 4 * fixed < json_fixed
 
 
 def test_streams_record_only_options_that_differ_from_the_defaults(make_pipeline, image, regions):

@@ -4,12 +4,13 @@
     python tests/golden/regenerate.py --pin-pixels  # re-pin what today's decoder makes of every version's files
 
 One folder per stream format version: ``streams/1.0/`` and ``streams/1.1/``
-hold files written by earlier versions of discover (zlib-compressed JSON
-headers: fixtures that today's code must keep reading, and writes back in
-their own version when it re-serialises them); ``streams/<FORMAT_VERSION>/``
-(2.0, the binary header) holds the files today's code writes. The first
-command (re)writes only the folder of today's version, so a format bump gets
-a new folder and the old ones stay.
+(zlib-compressed JSON headers) and ``streams/2.0/`` (the binary header) hold
+files written by earlier versions of discover: fixtures that today's code
+must keep reading, and writes back in their own version when it re-serialises
+them; ``streams/<FORMAT_VERSION>/`` (3.0, the binary header with the static
+string table) holds the files today's code writes. The first command
+(re)writes only the folder of today's version, so a format bump gets a new
+folder and the old ones stay.
 
 Each case encodes the same deterministic synthetic picture (built below, no
 files involved) with a pipeline built from a dict, and writes

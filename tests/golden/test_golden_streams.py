@@ -81,7 +81,7 @@ def test_container_prefix_is_pinned(golden):
     assert MAGIC == b"DSCV" and PREFIX.size == 10 and CRC.size == 4
     major, minor = _versions_of(version)
     assert data[:6] == b"DSCV" + bytes([major, minor]), f"the files in {version}/ must be version {version}"
-    assert minor <= LATEST_MINOR[major], "today's code reads every 1.x and 2.x up to the latest it knows"
+    assert minor <= LATEST_MINOR[major], "today's code reads every 1.x, 2.x and 3.x up to the latest it knows"
     if major == 1:  # 4-byte header length, zlib JSON, CRC-32 of the compressed header
         hlen = int.from_bytes(data[6:10], "big")
         packed = data[10:10 + hlen]
