@@ -245,8 +245,8 @@ INFO_BOXES = 6
               help="Only this built-in pipeline (repeatable); default: all three. Not with -c.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for model components.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Processes running the built-in pipelines side by side; default: one per core (at most one "
-                   "per pipeline). 1 runs them one after the other with a progress bar.")
+              help="Processes running the built-in pipelines side by side; default: one per pipeline, sharing "
+                   "the cores. 1 runs them one after the other with a progress bar.")
 def demo(out_dir: Path, pipeline_file: Path | None, qualities: tuple[int, ...], photos: tuple[str, ...],
          tasks: tuple[str, ...], device: str, workers: int | None) -> None:
     """Run the built-in pipelines (classification, detection, person segmentation) on photos from installed packages.

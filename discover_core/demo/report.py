@@ -83,8 +83,9 @@ def write_reports(out_dir: Path, runs: list[Run]) -> None:
     from ..evaluate.report import write_report
 
     # The quality points' results store of every pipeline, as ``discover report`` shows them (RD curves, BD
-    # tables); the demo's own page adds the whole-image baselines and the rate at equal agreement.
-    write_report([run_dir(out_dir, run) / "evaluate" for run in runs], out_dir / "report")
+    # tables); the demo's own page adds the whole-image baselines and the rate at equal agreement. Its plots
+    # as PNG only: ``discover report`` on the same folders writes the PDF / SVG a paper needs.
+    write_report([run_dir(out_dir, run) / "evaluate" for run in runs], out_dir / "report", formats=("png",))
     tables = {run.name: "".join(t.write(out_dir, f"{run.folder}/tables" if run.folder else "tables")
                                 for t in bd_tables(run)) for run in runs}
     atomic_write_bytes(out_dir / "index.html", page(runs, tables).encode())

@@ -1,5 +1,6 @@
 """The demo: the built-in pipelines (classification, detection, segmentation) or one pipeline file over the demo
-photos. The built-in pipelines run side by side in worker processes, one per core (``workers``)."""
+photos. The built-in pipelines run side by side in worker processes, one per pipeline (``workers``), the
+cores shared among them: when one pipeline finishes, the others get its core."""
 
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
     """Run the demo and write everything to ``out_dir``; returns the HTML page's path.
 
     ``tasks``: which built-in pipelines to run (``classification``, ``detection``, ``segmentation``; default
-    all three), or
-    ``pipeline_file`` to run that one pipeline instead. ``workers``: processes running pipelines side by side
-    (default: one per core, at most one per pipeline; 1 runs them one after the other, with a progress bar).
+    all three), or ``pipeline_file`` to run that one pipeline instead. ``workers``: processes running
+    pipelines side by side (default: one per pipeline, each with ``cores // workers`` torch threads, at least
+    one, so the operating system shares the cores and none idles while pipelines remain; 1 runs them one
+    after the other, with a progress bar).
     """
     out_dir = Path(out_dir)
     plan = _plan(pipeline_file, tasks)
@@ -56,16 +58,21 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
         quality_knobs(pipeline, qualities)
     photos = demo_photos(photos)  # every pipeline file, --quality and --photo are checked before any work
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(len(pipelines), cores if workers is None else max(1, workers)) if device == "cpu" else 1
+    workers = min(len(pipelines), len(pipelines) if workers is None else max(1, workers)) if device == "cpu" else 1
     runs: list[Run] = []
     if workers > 1:
-        # One process per pipeline (at most one per core), each on its share of the cores: the AVIF coding, the
-        # metrics and Python's own work of one pipeline no longer wait for another's network.
+        # One process per pipeline, each on its share of the cores: the AVIF coding, the metrics and Python's
+        # own work of one pipeline no longer wait for another's network. More processes than cores (three
+        # pipelines on two) beats a pool of one per core: the pipelines take different times, and a pool would
+        # leave a core idle while the last one runs alone.
         import multiprocessing
+        import tempfile
 
+        stills = tempfile.TemporaryDirectory(prefix="discover-demo-stills-")  # the baselines' stills, shared
         jobs = [(name or pipeline.task.name, folder, plan[i][2], [p.name for p in photos], qualities, out_dir,
-                 device, max(1, cores // workers)) for i, (name, folder, pipeline) in enumerate(pipelines)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                 device, max(1, cores // workers), cores, stills.name)
+                for i, (name, folder, pipeline) in enumerate(pipelines)]
+        with stills, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_run_in_worker, job) for job in jobs]
             for job, future in zip(jobs, futures):
                 runs.append(future.result())
@@ -96,7 +103,10 @@ def _run_in_worker(job) -> Run:
     """One pipeline of the demo in a worker process (spawned: its own models, its share of the cores)."""
     import torch
 
-    name, folder, path, photo_names, qualities, out_dir, device, threads = job
+    from .baselines import STILLS
+
+    name, folder, path, photo_names, qualities, out_dir, device, threads, photo_threads, stills = job
     torch.set_num_threads(threads)
+    STILLS.folder = Path(stills)
     return run_pipeline(name, folder, load_pipeline(path, device=device), demo_photos(photo_names), qualities,
-                        out_dir)
+                        out_dir, photo_threads=photo_threads)
