@@ -50,6 +50,8 @@ class Run:
     """Heads scored over the whole set of photos (their summary figures are not means of per-photo ones)."""
     original: dict[str, dict[str, float]] = field(default_factory=dict)
     """Set-scored heads on the original photos (AP against the annotations)."""
+    side_by_side: int = 1
+    """Pipelines that ran at once, sharing the cores (its times are wall-clock, so longer than alone)."""
 
     def ground_s(self) -> dict[str, float]:
         times = [p["ground_s"] for p in self.photos.values()]

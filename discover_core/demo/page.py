@@ -15,7 +15,11 @@ def timing_text(run: Run) -> str:
             f"{run.warmup_s:.1f} s, once")
     if g:
         text += f"; grounding took {g['median']:.2f} s per image (median; mean {g['mean']:.2f} s)"
-    return text + ". encode_s (grounding included) and decode_s are per image."
+    text += ". encode_s (grounding included) and decode_s are per image"
+    if run.side_by_side > 1:
+        text += (f", wall-clock with {run.side_by_side} pipelines sharing the cores (discover demo --workers 1 "
+                 "times each pipeline alone)")
+    return text + "."
 
 
 def set_text(run: Run) -> str:

@@ -76,6 +76,7 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
             futures = [pool.submit(_run_in_worker, job) for job in jobs]
             for job, future in zip(jobs, futures):
                 runs.append(future.result())
+                runs[-1].side_by_side = workers
                 if console is not None:
                     console.print(f"{job[0]}: done")
     else:

@@ -57,6 +57,9 @@ def test_demo_writes_everything(demo_dir):
     assert "classification" in report and "detection" in report and "segmentation" in report
     for src in re.findall(r"src='(plots/[^']+)'", report):
         assert (demo_dir / "report" / src).stat().st_size > 0, src
+    assert {p.suffix for p in (demo_dir / "report" / "plots").iterdir()} == {".png"}  # PDF/SVG: discover report
+    # The three pipelines ran at once (one process each): their times are wall-clock on shared cores, and say so.
+    assert "wall-clock with 3 pipelines sharing the cores" in page
     from discover_core.evaluate import Store
 
     for folder in ("", "detection"):
