@@ -1,6 +1,6 @@
 """Task-only streams against whole-image AVIF at equal task agreement (issue 20).
 
-    python benchmarks/bench_task_rate.py [-c default|detection|FILE ...] [--data DIR] [--photos NAME,...]
+    python benchmarks/bench_task_rate.py [-c default|detection|segmentation|FILE ...] [--data DIR] [--photos NAME,...]
         [--ladder 5,10,...] [--avif-qualities 0,1,...] [--quick] [--variants FILE.yaml] [--out FILE]
 
 Each image is grounded once and encoded at every ``region_quality`` of the ladder with the pipeline's own
@@ -39,7 +39,7 @@ from discover_core.evaluate.datasets import open_dataset  # noqa: E402
 from discover_core.config import load_yaml  # noqa: E402
 from discover_core.pipeline import load_pipeline  # noqa: E402
 
-BUILTIN = {"default": "classification", "detection": "detection"}
+BUILTIN = {"default": "classification", "detection": "detection", "segmentation": "segmentation"}
 LADDER = tuple(range(5, 101, 5))
 AVIF_QUALITIES = tuple(range(0, 101))
 QUICK_LADDER = (20, 40, 60, 80, 100)
@@ -125,8 +125,8 @@ def report(name: str, res: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-c", "--config", action="append", help="default, detection or a pipeline file (repeatable; "
-                                                            "default: both built-ins)")
+    ap.add_argument("-c", "--config", action="append", help="default, detection, segmentation or a pipeline file "
+                                                            "(repeatable; default: default and detection)")
     ap.add_argument("--data", type=Path, help="a folder of images (default: the bundled demo photos)")
     ap.add_argument("--photos", default="", help="comma-separated image names or stems")
     ap.add_argument("--ladder", type=ints, help=f"region_quality points (default {LADDER[0]}..{LADDER[-1]} step 5)")
@@ -141,7 +141,7 @@ def main() -> None:
     args = ap.parse_args()
     ladder = args.ladder or (QUICK_LADDER if args.quick else LADDER)
     qualities = args.avif_qualities or (QUICK_AVIF if args.quick else AVIF_QUALITIES)
-    configs = args.config or list(BUILTIN)
+    configs = args.config or ["default", "detection"]
     paths = {c: builtin_pipeline_path(BUILTIN[c]) if c in BUILTIN else Path(c) for c in configs}
     pipelines = {c: load_pipeline(p) for c, p in paths.items()}  # every file checked before any work
     if args.variants:

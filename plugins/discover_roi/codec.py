@@ -5,7 +5,7 @@
   coded at ``background_quality`` (null: following ``region_quality``, the rate knob);
 * one content chunk per group of overlapping task regions: the group's
   bounding rectangle coded at ``region_quality`` (at the resolution of ``region_side``, the head's view, if
-  set). Pixels of the rectangle that
+  set; a rectangle whose shorter side exceeds ``region_max_side`` smaller still). Pixels of the rectangle that
   no region covers are filled with the upscaled background before coding, so
   they cost almost nothing and are never pasted; overlapping regions share one
   chunk, so no pixel is paid for twice;
@@ -63,6 +63,18 @@ class Params(BaseModel):
     background_size: tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]]
     region_scale: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
     """Regions are coded at this fraction of their size (absent: full size)."""
+    region_max_side: Annotated[int, Field(strict=True, ge=8, le=8192)] | None = None
+    """A region chunk whose shorter side (at ``region_scale``) is longer is coded smaller, to this side."""
+
+
+def chunk_scale(rect: IntBox, region_scale: float, max_side: int | None) -> float:
+    """The scale a region chunk over ``rect`` is coded at: ``region_scale``, and no more than brings the
+    rectangle's shorter side to ``max_side`` (None: no bound). Encoder and decoder both compute it from the
+    chunk's boxes, so the stream records one number for all chunks."""
+    if max_side is None:
+        return region_scale
+    side = min(rect[2] - rect[0], rect[3] - rect[1])
+    return min(region_scale, max_side / side) if side > 0 else region_scale
 
 
 def scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -146,6 +158,10 @@ class RoiImage(EntropyModel):
             None, ge=8, le=8192, description="shorter side in pixels of the picture the regions are coded at "
             "(the task head's view: 256 for an ImageNet classifier, which sees no finer detail); null: full "
             "resolution")
+        region_max_side: int | None = Field(
+            None, ge=8, le=8192, description="a region chunk whose shorter side is longer than this many pixels "
+            "is coded smaller, to this side, and upscaled at decode (large objects keep what a detector needs "
+            "at a fraction of the pixels; small ones stay sharp); null: no bound")
         background_side: int | None = Field(
             None, ge=8, le=8192, description="shorter side of the coded background in pixels, at most the "
             "image's own (the task head's view: 256 for an ImageNet classifier's resize); overrides "
@@ -183,8 +199,9 @@ class RoiImage(EntropyModel):
         for i, g in enumerate(groups):
             x0, y0, x1, y1 = rect = g.bounds
             tile = np.where(box_mask(g.boxes, rect)[:, :, None], image[y0:y1, x0:x1], fill[y0:y1, x0:x1])
-            if region_scale < 1.0:
-                tile = resize(tile, scaled((x1 - x0, y1 - y0), region_scale), o.downscale)
+            k = chunk_scale(rect, region_scale, o.region_max_side)
+            if k < 1.0:
+                tile = resize(tile, scaled((x1 - x0, y1 - y0), k), o.downscale)
             chunks.append(Chunk("content", f"region-{i}", self._code(tile, o.region_quality),
                                 labels=g.labels, boxes=g.boxes))
         if o.code_rest:
@@ -195,6 +212,8 @@ class RoiImage(EntropyModel):
         params: dict[str, Any] = {"background_size": list(bg_size)}
         if region_scale < 1.0:
             params["region_scale"] = region_scale
+        if o.region_max_side is not None and groups:
+            params["region_max_side"] = o.region_max_side
         return Encoded(chunks, params=params)
 
     def decode(self, size: tuple[int, int], params: dict[str, Any], chunks: Sequence[Chunk],
@@ -207,7 +226,7 @@ class RoiImage(EntropyModel):
         try:
             checked = Params.model_validate(params)
             bw, bh = checked.background_size
-            region_scale = checked.region_scale or 1.0
+            region_scale, max_side = checked.region_scale or 1.0, checked.region_max_side
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "params"
@@ -244,7 +263,7 @@ class RoiImage(EntropyModel):
                 if len(boxes) < len(c.boxes):
                     c = Chunk(c.kind, c.name, c.payload, c.labels, boxes, c.tasks)
                 regions.append((bounds(boxes), c))
-        scales = [1.0] * len(rest) + [region_scale] * len(regions)
+        scales = [1.0] * len(rest) + [chunk_scale(rect, region_scale, max_side) for rect, _ in regions]
         for ((x0, y0, x1, y1), c), k in zip(rest + regions, scales):  # each payload's header, before any pixel
             stills.probe(c.payload, scaled((x1 - x0, y1 - y0), k))
         missing = None if rest else ~box_mask([b for _, c in regions for b in c.boxes], (0, 0, w, h))

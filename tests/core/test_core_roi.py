@@ -457,3 +457,28 @@ def test_head_view_sizes_code_the_background_and_regions_at_the_heads_resolution
                          view.chunks, view.version)
         with pytest.raises(PayloadError, match="region_scale"):
             decode(crafted)
+
+
+def test_region_max_side_codes_large_regions_smaller_and_small_ones_as_they_are(make_pipeline, psnr_fn):
+    """region_max_side bounds each region chunk's shorter side; both ends compute the scale from the chunk's box."""
+    photo = skimage.data.astronaut()
+    large, small = (100, 40, 420, 300), (440, 440, 488, 480)  # shorter sides 260 and 40 (aligned to 8)
+    regions = [Region(large, "person"), Region(small, "cup")]
+    plain = make_pipeline(code_rest=False, region_quality=60).encode(photo, regions=regions)
+    bounded = make_pipeline(code_rest=False, region_quality=60, region_max_side=96).encode(photo, regions=regions)
+    assert bounded.header.params["region_max_side"] == 96 and "region_max_side" not in plain.header.params
+    sizes = {c.name: (len(a.payload), len(b.payload)) for c, (a, b) in
+             zip(plain.chunks, zip(plain.chunks, bounded.chunks))}
+    assert sizes["region-1"][0] == sizes["region-1"][1]  # 40 px side: untouched
+    assert sizes["region-0"][1] < 0.4 * sizes["region-0"][0]  # 260 px side coded at 96
+    picture = decode(bounded)
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[large[1]:large[3], large[0]:large[2]] = True
+    assert picture.shape == photo.shape and psnr_fn(picture, photo, inside) > 22
+    assert psnr_fn(decode(plain), photo, inside) > psnr_fn(picture, photo, inside)
+    for bad in (0, 7, 1.5, "96"):
+        crafted = Stream(bounded.header.model_copy(update={"params": {**bounded.header.params,
+                                                                       "region_max_side": bad}}),
+                         bounded.chunks, bounded.version)
+        with pytest.raises(PayloadError, match="region_max_side"):
+            decode(crafted)
