@@ -4,6 +4,7 @@ user's own weights file (nothing is downloaded: ``torch.load(..., weights_only=T
 from __future__ import annotations
 
 import struct
+import warnings
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -69,7 +70,10 @@ class CompressaiZoo(WholeImage):
         super().__init__(options, context)
         self.check_requirements()
         import torch
-        from compressai.zoo import models
+
+        with warnings.catch_warnings():  # torch_geometric (imported by compressai) warns about torch.jit.script
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+            from compressai.zoo import models
 
         o = self.options
         self.path = self.context.resolve(o.weights)

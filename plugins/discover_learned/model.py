@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from . import quiet_import  # noqa: F401 - before compressai
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 
 from . import nets

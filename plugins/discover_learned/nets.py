@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from . import quiet_import  # noqa: F401 - before compressai
 from compressai.layers import GDN
 
 

@@ -244,3 +244,14 @@ def test_metrics_of_read_only_arrays_warn_nothing():
     finally:
         torch.set_warn_always(False)
     assert not [w for w in caught if "not writable" in str(w.message)]
+
+
+def test_importing_the_compressai_plugins_prints_no_dependency_warning():
+    """compressai imports torch_geometric, whose import calls the deprecated torch.jit.script: not shown."""
+    import subprocess
+    import sys
+
+    for module in ("discover_learned.nets", "discover_learned.model"):
+        done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", f"import {module}"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "FutureWarning" not in done.stderr, done.stderr[-2000:]
