@@ -40,7 +40,7 @@ def main() -> None:
     pipeline = dc.pipeline_from_dict({
         "schema_version": 1, "task": {"name": "objects"},
         "label_source": {"plugin": "static", "options": {"preset": "coco-80"}},
-        "grounder": {"plugin": "boxes", "options": {"file": str(ANNOTATIONS), "filter_labels": False}},
+        "grounder": {"plugin": "boxes", "options": {"file": str(ANNOTATIONS)}},  # COCO-80 boxes only
         "entropy_model": {"plugin": "roi-image", "options": {"region_quality": args.quality,
                                                               "rest_quality": args.quality}},
         "composer": {"plugin": "paste", "options": {}},
