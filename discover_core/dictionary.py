@@ -39,10 +39,12 @@ STRINGS: tuple[str, ...] = (
     "grounding-dino", "person-mask", "yolo-world", "coco-detector", "coco-instance-segmenter",
     "imagenet-classifier", "person-segmenter", "resnet50-classifier", "RGBA", "LA", "I;16", "I", "F", "1", "P",
     "CMYK", "objects", "person", "subsampling", "4:2:0", "4:2:2", "4:4:4", "region_side", "background_side",
+    # 112-: appended (roi-image's param of the built-in detection pipeline)
+    "region_max_side",
 )
 """Every string of the table, format 3.0's first. Append only (see the module docstring)."""
 
-SIZES: dict[int, int] = {0: 112}
+SIZES: dict[int, int] = {0: 113}
 """How many strings of :data:`STRINGS` each minor version of format 3 has: ``{minor: count}``."""
 
 _INDEX = {s: i for i, s in enumerate(STRINGS)}
