@@ -12,10 +12,10 @@ the original. Per pipeline and head it prints (and writes as JSON):
 (a) heads scored per image (classification): each image's smallest agreeing bpp along each ladder and the
     ratio of the sums over the images (goal <= 0.7); an image that never agrees enters at the bpp of its
     ladder's top point, flagged, and is counted;
-(b) agreement over the set (classification: agreement rate; detection: agreement AP@[.5:.95]) against bpp
-    (total bits / total pixels) for both, the BD-rate of task-only against AVIF (``bjontegaard`` through
-    ``discover_core.evaluate.bdmetrics``: isotonic fit, cheapest point per level; method and overlap
-    recorded) and the cheapest point of each curve that reaches ``--level`` (0.9);
+(b) agreement over the set (classification: agreement rate; detection: agreement AP@[.5:.95]; segmentation:
+    mean mask IoU) against bpp (total bits / total pixels) for both, the BD-rate of task-only against AVIF
+    (``bjontegaard`` through ``discover_core.evaluate.bdmetrics``: isotonic fit, cheapest point per level;
+    method and overlap recorded) and the cheapest point of each curve that reaches ``--level`` (0.9);
 (c) the bytes of the task parts summed over the images, split into header, framing, per-chunk fields, side
     chunks, region pixel (AV1) bytes and the AVIF container of the region chunks, at the pipeline's own
     region_quality (or the ladder's middle point); every point in the JSON.

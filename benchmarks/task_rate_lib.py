@@ -25,6 +25,11 @@ from discover_core.metrics import bpp
 from discover_core.stills import decode_still, encode_still
 
 
+AGREEMENT = {"detection": "AP@[.5:.95] over the set",
+             "segmentation": "mask IoU against the mask on the original (mean over the images)"}
+"""What a set-scored head's ``agreement`` is, by task (the head's own definition)."""
+
+
 def isobmff_boxes(data: bytes):
     """``(type, header bytes, box bytes)`` of each top-level ISOBMFF box; ValueError if they do not tile ``data``."""
     pos = 0
@@ -197,8 +202,8 @@ def analyse(rate: TaskRate, level: float = 0.9, method: str = "pchip", at: int |
         acurve = _curve(head, key, refs, rate.whole, pixels, lambda r: r["bytes"])
         bd = bd_rate([c["bpp"] for c in acurve], [c["agreement"] for c in acurve],
                      [c["bpp"] for c in tcurve], [c["agreement"] for c in tcurve], method=method, monotonic=True)
-        entry = {"task": task, "agreement": "AP@[.5:.95] over the set" if scored_over_set(head) else
-                 "fraction of images with the original's top-1",
+        entry = {"task": task, "agreement": AGREEMENT.get(head.task, "agreement over the set") if scored_over_set(head)
+                 else "fraction of images with the original's top-1",
                  "task_only": tcurve, "avif": acurve, "bd_rate": bd.as_dict(),
                  "level": level, "task_only_at_level": _first_at(tcurve, level),
                  "avif_at_level": _first_at(acurve, level)}
