@@ -104,10 +104,13 @@ def _ms_ssim(x, y, first=None) -> float:
     with torch.no_grad():
         for i in range(scales):
             full, cs = first if (i == 0 and first is not None) else _ssim_and_cs(x, y)
+            # Means in NumPy (float64, pairwise): torch's float32 mean splits its sum by thread, so the value
+            # would depend on the thread count (a resumed run or a Ray worker would disagree with the first).
             if i == scales - 1:  # the coarsest scale counts its SSIM (the mean of the whole map)
-                value *= float(torch.relu(full.mean())) ** (b[i] / sum(b))
+                value *= max(0.0, float(full.numpy().mean(dtype=np.float64))) ** (b[i] / sum(b))
             else:  # the others their contrast sensitivity (torchmetrics crops it by the window's half width)
-                value *= float(torch.relu(cs[..., pad:-pad, pad:-pad].mean())) ** (b[i] / sum(b))
+                crop = cs[..., pad:-pad, pad:-pad].numpy()
+                value *= max(0.0, float(crop.mean(dtype=np.float64))) ** (b[i] / sum(b))
                 x, y = F.avg_pool2d(x, (2, 2)), F.avg_pool2d(y, (2, 2))
     return value
 

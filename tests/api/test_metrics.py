@@ -160,3 +160,20 @@ def test_ms_ssim_is_torchmetrics_ms_ssim(shape):
     assert report["ms_ssim"] == ms_ssim(img, noisy)
     assert (report["ssim_in"], report["ssim_out"]) == ssim_inside_outside(img, noisy, region_mask(shape[1], shape[0],
                                                                                                    boxes))
+
+
+def test_quality_report_does_not_depend_on_the_thread_count():
+    """A resumed run or a Ray worker (other thread counts) must store the very same figures."""
+    import torch
+
+    img = photo()
+    noisy = np.clip(img.astype(int) + np.random.default_rng(5).integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+    threads = torch.get_num_threads()
+    try:
+        reports = []
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            reports.append(quality_report(img, noisy, [(10, 10, 200, 150)]))
+    finally:
+        torch.set_num_threads(threads)
+    assert reports[0] == reports[1]
