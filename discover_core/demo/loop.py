@@ -25,6 +25,9 @@ from .sets import SetScores, scored_over_set
 from .stats import AGREEMENT_LEVELS, DETECTION_LEVELS, Row, comparisons, summarise
 
 DEFAULT_QUALITIES = (30, 50, 70, 90)
+PNG_LEVEL = 1
+"""zlib level of the demo's pictures: lossless either way; level 1 codes them several times faster than
+Pillow's default 6, for somewhat larger files."""
 QUALITY_OPTIONS = ("region_quality", "rest_quality")
 """Entropy-model options that a demo quality point sets (those the model has)."""
 
@@ -130,7 +133,7 @@ class _Outputs:
         method = "full" if stream == "full" else "task-only"
         suffix = "" if stream == "full" else f"-{self.task}"
         atomic_write_bytes(self.run_dir / "streams" / f"{stem}-q{q}{suffix}.dscv", data)
-        atomic_save_image(self.run_dir / "pictures" / f"{stem}-q{q}-{method}.png", recon)
+        atomic_save_image(self.run_dir / "pictures" / f"{stem}-q{q}-{method}.png", recon, compress_level=PNG_LEVEL)
         if q == self.middle:
             h, w = recon.shape[:2]
             self.panels.setdefault(item.name, []).append(
@@ -265,7 +268,8 @@ def run_pipeline(name: str, folder: str, pipeline: Pipeline, photos: list[Photo]
                 agree, correct = evaluate(recon, q, method)
                 rows.append(Row(photo.name, q, method, len(data), bpp(len(data), w, h),
                                 quality_report(image, recon, boxes), agree, correct, {"avif": len(data)}))
-        atomic_save_image(run_dir / "pictures" / f"{stem}-side-by-side.png", side_by_side(panels))
+        atomic_save_image(run_dir / "pictures" / f"{stem}-side-by-side.png", side_by_side(panels),
+                          compress_level=PNG_LEVEL)
         return rows, entry
 
     # The photos' baselines side by side (``photo_threads``): AVIF coding and torch release the GIL, so a
