@@ -58,7 +58,7 @@ def run_demo(out_dir: Path, pipeline_file: Path | None = None, qualities=None, d
         quality_knobs(pipeline, qualities)
     photos = demo_photos(photos)  # every pipeline file, --quality and --photo are checked before any work
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(len(pipelines), len(pipelines) if workers is None else max(1, workers)) if device == "cpu" else 1
+    workers = min(len(pipelines), workers or len(pipelines)) if device == "cpu" else 1
     runs: list[Run] = []
     if workers > 1:
         # One process per pipeline, each on its share of the cores: the AVIF coding, the metrics and Python's

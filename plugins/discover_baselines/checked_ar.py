@@ -9,8 +9,6 @@ decoder, which learns a position's tables only after decoding the ones before it
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch.nn import functional as F
 
@@ -58,9 +56,7 @@ class CheckedAutoregressive:
 def checked(net):
     """``net`` with the bounds-checked coder everywhere: its entropy models' coder, and for the autoregressive
     models the two loops above (the instance's class becomes a named subclass)."""
-    with warnings.catch_warnings():  # torch_geometric (imported by compressai) warns about torch.jit.script
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-        from compressai.models.google import JointAutoregressiveHierarchicalPriors
+    from compressai.models.google import JointAutoregressiveHierarchicalPriors  # imported already: net is one
 
     from discover_core.coding import use_checked_coder
 

@@ -19,6 +19,7 @@ from discover_core.bitstream import FORMAT_VERSION, ComponentRecord, Stream, fra
 from discover_core.errors import StreamError
 from discover_core.interfaces import Chunk
 from discover_core.pipeline import decode, load_pipeline
+from test_stream_header import same  # equal with the same types all the way down
 
 V = values.varint
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "streams"
@@ -192,16 +193,6 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8) | st.sampled_from(
         dictionary.STRINGS), inner, max_size=5),
     max_leaves=40)
-
-
-def same(a, b) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(map(same, a, b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return a == b and (not isinstance(a, float) or math.copysign(1, a) == math.copysign(1, b))
 
 
 def decoded(data: bytes, table: int | None = 0):
