@@ -138,7 +138,8 @@ class TestRoiImageAvif(EntropyModelContract):
 
 class TestRoiImageWebpNoRest(EntropyModelOptionsContract):
     component_class = RoiImage
-    options = {"codec": "webp", "code_rest": False, "align": 1, "margin": 3, "background_scale": 0.3}
+    options = {"codec": "webp", "code_rest": False, "align": 1, "margin": 3, "background_scale": 0.3,
+               "background_quality": None, "background_max_quality": 30, "background_under_regions": "smooth"}
     min_region_psnr = 24.0
 
 

@@ -2,7 +2,8 @@
 
 * one side chunk ``background``: the whole image downscaled by
   ``background_scale`` (or to ``background_side`` pixels on its shorter side: the task head's own view) and
-  coded at ``background_quality`` (null: following ``region_quality``, the rate knob);
+  coded at ``background_quality`` (null: following ``region_quality``, the rate knob, up to
+  ``background_max_quality``; with ``background_under_regions: smooth``, a smooth fill under the regions);
 * one content chunk per group of overlapping task regions: the group's
   bounding rectangle coded at ``region_quality`` (at the resolution of ``region_side``, the head's view, if
   set; a rectangle whose shorter side exceeds ``region_max_side`` smaller still). Pixels of the rectangle that
@@ -33,6 +34,7 @@ from discover_core.regions import bounds, box_mask
 from discover_core.stills import decode_still, encode_still, probe_still
 
 from . import avif_boxes
+from .fill import smooth_under
 from .layout import group_regions
 
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
@@ -152,6 +154,10 @@ class RoiImage(EntropyModel):
         background_quality: int | None = Field(50, ge=1, le=100,
                                                description="codec quality of the coarse background (null: "
                                                            "region_quality, so the rate knob moves it too)")
+        background_max_quality: int | None = Field(
+            None, ge=1, le=100, description="with background_quality null, the background follows region_quality "
+            "up to this quality and no further (a task head needs the background's context, not its detail; "
+            "null: no bound)")
         background_scale: float = Field(0.125, gt=0.0, le=1.0,
                                         description="size of the coded background relative to the image")
         region_side: int | None = Field(
@@ -166,6 +172,10 @@ class RoiImage(EntropyModel):
             None, ge=8, le=8192, description="shorter side of the coded background in pixels, at most the "
             "image's own (the task head's view: 256 for an ImageNet classifier's resize); overrides "
             "background_scale")
+        background_under_regions: Literal["image", "smooth"] = Field(
+            "image", description="what the background holds under the regions: 'image' the picture; 'smooth' a "
+            "smooth fill that costs almost nothing, since the regions are pasted over it (a part without a "
+            "region, e.g. another task's, shows that fill there: for pipelines whose parts share their regions)")
         downscale: Resample = Field("lanczos", description="filter that makes the background")
         align: int = Field(8, ge=1, le=256, description="region boxes grow outwards to multiples of this (pixels)")
         margin: int = Field(0, ge=0, le=1024, description="pixels of context added around every region")
@@ -178,6 +188,16 @@ class RoiImage(EntropyModel):
         threads: int = Field(1, ge=1, le=64, description="AVIF encoder threads; the bytes depend on it, "
                                                          "so keep it fixed for reproducible streams")
 
+    @property
+    def background_quality(self) -> int:
+        """The background's codec quality: ``background_quality``, or ``region_quality`` bounded by
+        ``background_max_quality``."""
+        o = self.options
+        if o.background_quality is not None:
+            return o.background_quality
+        return o.region_quality if o.background_max_quality is None else min(o.region_quality,
+                                                                              o.background_max_quality)
+
     def _code(self, pixels: np.ndarray, quality: int) -> bytes:
         o = self.options
         data = encode_still(pixels, o.codec, quality, threads=o.threads, speed=o.speed, subsampling=o.subsampling)
@@ -188,9 +208,12 @@ class RoiImage(EntropyModel):
         h, w = image.shape[:2]
         scale = o.background_scale if o.background_side is None else min(1.0, o.background_side / min(w, h))
         bg_size = background_size(w, h, scale)
-        background = self._code(resize(image, bg_size, o.downscale), _or(o.background_quality, o.region_quality))
-        chunks = [Chunk("side", "background", background)]
         groups = group_regions(regions, w, h, o.align, o.margin)
+        small = resize(image, bg_size, o.downscale)
+        if o.background_under_regions == "smooth":
+            small = smooth_under(small, [b for g in groups for b in g.boxes], (w, h))
+        background = self._code(small, self.background_quality)
+        chunks = [Chunk("side", "background", background)]
         if groups or o.code_rest:
             # What a decoder has where a chunk's pixels are not pasted: the decoded, upscaled background.
             coarse = Stills(o.codec, self.format_version).decode(background, bg_size)
