@@ -23,8 +23,8 @@ def smooth_under(pixels: np.ndarray, boxes: Sequence[IntBox], size: tuple[int, i
     not paid for twice, once in its chunk and once in the background."""
     (w, h), (bh, bw) = size, pixels.shape[:2]
     keep = np.ones((bh, bw), bool)
+    mx, my = 2 + -(-BLEND_REACH * bw // w), 2 + -(-BLEND_REACH * bh // h)  # background pixels kept inside
     for x0, y0, x1, y1 in boxes:
-        mx, my = 2 + -(-BLEND_REACH * bw // w), 2 + -(-BLEND_REACH * bh // h)
         gx0, gy0 = -(-x0 * bw // w) + mx, -(-y0 * bh // h) + my
         gx1, gy1 = x1 * bw // w - mx, y1 * bh // h - my
         if gx1 > gx0 and gy1 > gy0:
